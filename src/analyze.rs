@@ -30,8 +30,8 @@ enum Style {
 fn style(type_name: &[u8]) -> Style {
     match type_name {
         b"bool" => Style::Bool,
-        // The script reads "int32 le" big-endian, and the two narrow
-        // "equal" unsigned types as signed; its output is the contract.
+        // The script reads the two narrow "equal" unsigned types as
+        // signed; its output is the contract.
         b"int8" | b"int16" | b"int32" | b"int32 equal" | b"int32 le" | b"int64"
         | b"int64 equal" | b"uint8 equal" | b"uint16 equal" => Style::Signed,
         b"uint8" | b"uint16" | b"uint32" | b"uint32 equal" | b"uint64" => Style::Unsigned,

@@ -86,6 +86,9 @@ pub struct Decoder<'v, 'd, 'b, const N: usize = DEFAULT_DEVICES> {
     state: State,
     resume: State,
     page_size: u64,
+    /// Whether `page_size` came from the vmdesc or the caller, which the
+    /// configuration's target-page-bits then does not override.
+    page_size_known: bool,
     table: TableFlags,
     open: heapless::Vec<Open, MAX_OPEN_SECTIONS>,
     last_section: Option<u32>,
@@ -194,16 +197,29 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
             page_size: desc
                 .and_then(|d| d.page_size())
                 .unwrap_or(DEFAULT_PAGE_SIZE),
+            page_size_known: desc.and_then(|d| d.page_size()).is_some(),
             table: TableFlags::default(),
             open: heapless::Vec::new(),
             last_section: None,
             blocks: Blocks::default(),
             packages: heapless::Vec::new(),
             failed: None,
-            ctx_record: None,
+            ctx_record: Some(RecordKind::Header),
             ctx_section: heapless::String::new(),
             ctx_path: heapless::String::new(),
         }
+    }
+
+    /// Sets the target page size for streams that carry it neither in a
+    /// vmdesc nor in the configuration (it is the target's: 8192 on sparc64
+    /// and alpha, 4096 on most others). A value that is not a power of two
+    /// of at least 512 is ignored.
+    pub fn with_page_size(mut self, page_size: u64) -> Self {
+        if page_size.is_power_of_two() && page_size >= 512 {
+            self.page_size = page_size;
+            self.page_size_known = true;
+        }
+        self
     }
 
     /// Bytes consumed so far (the offset of the next unread byte).
@@ -281,6 +297,7 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
         let missing = match self.state {
             State::Trailer | State::Done if self.packages.is_empty() => return Ok(()),
             State::Skip { until } => until - self.offset,
+            State::Header => 8,
             _ => 1,
         };
         Err(self.fail_at(self.offset, ErrorKind::Truncated { needed: missing }))
@@ -843,7 +860,7 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
             v.configuration(&config);
             config
         };
-        if self.desc.and_then(|d| d.page_size()).is_none() {
+        if !self.page_size_known {
             if let Some(bits) = config.target_page_bits.filter(|b| (9..=20).contains(b)) {
                 self.page_size = 1 << bits;
             }

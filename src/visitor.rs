@@ -50,12 +50,12 @@ impl Configuration<'_> {
 pub enum ValueKind {
     /// `bool`: first byte non-zero.
     Bool,
-    /// Signed big-endian integer (`int8` .. `int64`, `... equal`).
+    /// Signed big-endian integer (`int8` .. `int64`, the `... equal`
+    /// variants, and `int32 le`, which QEMU names for its "less or equal"
+    /// load check: it is big-endian like the others).
     Int,
     /// Unsigned big-endian integer (`uint8` .. `uint64`, `... equal`).
     Uint,
-    /// `int32 le`: signed little-endian.
-    IntLe,
     /// `float64`: IEEE double, big-endian.
     Float64,
     /// `nullptr`: a NULL entry in an array of pointers (byte '0').
@@ -76,7 +76,6 @@ impl ValueKind {
             }
             b"uint8" | b"uint16" | b"uint32" | b"uint64" | b"uint8 equal" | b"uint16 equal"
             | b"uint32 equal" | b"uint64 equal" => ValueKind::Uint,
-            b"int32 le" => ValueKind::IntLe,
             b"float64" => ValueKind::Float64,
             b"nullptr" => ValueKind::Nullptr,
             b"capability" => ValueKind::Capability,
@@ -100,18 +99,14 @@ impl Value<'_> {
         if self.bytes.len() > 8 || self.bytes.is_empty() {
             return None;
         }
-        let mut be = [0u8; 8];
-        match self.kind {
-            ValueKind::Int | ValueKind::Uint | ValueKind::Bool => {
-                be[8 - self.bytes.len()..].copy_from_slice(self.bytes)
-            }
-            ValueKind::IntLe => {
-                for (i, b) in self.bytes.iter().enumerate() {
-                    be[7 - i] = *b;
-                }
-            }
-            _ => return None,
+        if !matches!(
+            self.kind,
+            ValueKind::Int | ValueKind::Uint | ValueKind::Bool
+        ) {
+            return None;
         }
+        let mut be = [0u8; 8];
+        be[8 - self.bytes.len()..].copy_from_slice(self.bytes);
         Some(u64::from_be_bytes(be))
     }
 

@@ -31,7 +31,7 @@ fn empty_foreign_and_old_inputs() {
         (e.offset, e.kind.clone(), e.record),
         (
             0,
-            ErrorKind::Truncated { needed: 4 },
+            ErrorKind::Truncated { needed: 8 },
             Some(RecordKind::Header)
         )
     );
@@ -50,11 +50,14 @@ fn empty_foreign_and_old_inputs() {
 #[test]
 fn footer_for_another_section_is_an_error() {
     let mut s = fixture("x86_64-pc-10.0.mig");
-    // The first footer follows the first device section ("timer").
-    let at = s
-        .windows(8)
-        .position(|w| w[0] == 0x7e && w[5] == 0x04)
-        .unwrap();
+    // The first device section is "timer" (section id 0); its footer
+    // `7e 00000000` follows its payload.
+    let timer = s.windows(6).position(|w| w == b"\x05timer").unwrap();
+    let at = timer
+        + s[timer..]
+            .windows(5)
+            .position(|w| w == [0x7e, 0, 0, 0, 0])
+            .unwrap();
     s[at + 4] ^= 0x40;
     let e = decode(&s, &mut Ignore).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::FooterMismatch { .. }), "{e}");

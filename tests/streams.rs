@@ -150,12 +150,28 @@ fn state_and_desc_equal_analyze_migration_goldens() {
     assert!(compared >= 8, "only {compared} goldens");
 }
 
+/// The target page size the MANIFEST records for a fixture.
+fn manifest_page_size(p: &std::path::Path) -> u64 {
+    let manifest = std::fs::read_to_string(p.with_file_name("MANIFEST.tsv")).unwrap();
+    let mut lines = manifest.lines();
+    let cols: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = cols.iter().position(|c| *c == "target_page_size").unwrap();
+    let name = p.file_name().unwrap().to_str().unwrap();
+    let row = lines.find(|l| l.starts_with(&format!("{name}\t"))).unwrap();
+    row.split('\t').nth(col).unwrap().parse().unwrap()
+}
+
 #[test]
 fn streams_frame_without_their_vmdesc() {
     for p in fixtures().into_iter().filter(|p| !lacks_footers(p)) {
         let data = std::fs::read(&p).unwrap();
         let mut f = Fingerprint::default();
-        decode_with::<_, 1>(&data, None, &mut f).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let mut buf = vec![0u8; 1 << 20];
+        // Without a vmdesc, 8 KiB targets need their page size given.
+        let mut d = Decoder::<1>::new(None, &mut buf).with_page_size(manifest_page_size(&p));
+        d.feed(&data, &mut f)
+            .and_then(|_| d.finish(&mut f))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert!(f.raw_payloads > 5);
         assert_eq!(f.values, 0);
     }
