@@ -44,6 +44,8 @@ pub mod json;
 mod ram;
 mod section;
 mod state;
+#[cfg(feature = "std")]
+pub mod summary;
 mod visitor;
 pub mod vmdesc;
 

@@ -169,9 +169,9 @@ fn streams_frame_without_their_vmdesc() {
         let mut buf = vec![0u8; 1 << 20];
         // Without a vmdesc, 8 KiB targets need their page size given.
         let mut d = Decoder::<1>::new(None, &mut buf).with_page_size(manifest_page_size(&p));
-        d.feed(&data, &mut f)
-            .and_then(|_| d.finish(&mut f))
-            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let fail = |e: qevm::Error| panic!("{}: {e}", p.display());
+        d.feed(&data, &mut f).unwrap_or_else(fail);
+        d.finish(&mut f).unwrap_or_else(fail);
         assert!(f.raw_payloads > 5);
         assert_eq!(f.values, 0);
     }
