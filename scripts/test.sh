@@ -16,3 +16,5 @@ echo "== no_std core for thumbv7em-none-eabihf"
 scripts/setup.sh build-embedded --release
 echo "== tests"
 cargo test --workspace --release
+echo "== fuzz smoke (cargo-fuzz, every target)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-45} scripts/fuzz.sh smoke

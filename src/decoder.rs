@@ -14,6 +14,7 @@ use crate::section::{self, FOOTER};
 use crate::state::Walker;
 use crate::visitor::{Ignore, RamBlock, RamPage, SectionHeader, Visitor};
 use crate::vmdesc::{find_trailer, VmDesc, DEFAULT_DEVICES};
+use crate::Limits;
 
 const MAGIC: u32 = 0x5145_564d;
 /// Iterative sections open at once that the decoder tracks.
@@ -89,6 +90,7 @@ pub struct Decoder<'v, 'd, 'b, const N: usize = DEFAULT_DEVICES> {
     /// Whether `page_size` came from the vmdesc or the caller, which the
     /// configuration's target-page-bits then does not override.
     page_size_known: bool,
+    limits: Limits,
     table: TableFlags,
     open: heapless::Vec<Open, MAX_OPEN_SECTIONS>,
     last_section: Option<u32>,
@@ -159,7 +161,13 @@ pub fn decode_payload<V: Visitor, const N: usize>(
     };
     let sd = desc.device_struct(dev);
     visitor.section_start(header);
-    let mut walk = Walker::new(payload, desc.json(), header.name, visitor);
+    let mut walk = Walker::new(
+        payload,
+        desc.json(),
+        header.name,
+        visitor,
+        Limits::default(),
+    );
     let r = walk.walk_struct(&sd);
     let (used, path) = (walk.cur.pos(), walk.err_path.clone());
     match r {
@@ -198,6 +206,7 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                 .and_then(|d| d.page_size())
                 .unwrap_or(DEFAULT_PAGE_SIZE),
             page_size_known: desc.and_then(|d| d.page_size()).is_some(),
+            limits: Limits::default(),
             table: TableFlags::default(),
             open: heapless::Vec::new(),
             last_section: None,
@@ -219,6 +228,13 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
             self.page_size = page_size;
             self.page_size_known = true;
         }
+        self
+    }
+
+    /// Applies lower limits to the device-state walk (the vmdesc's JSON
+    /// depth is set when it is parsed, with [`VmDesc::parse_with`]).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -671,7 +687,13 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                 let sd = desc.device_struct(dev);
                 // Frame first without events, so a retry repeats none.
                 let mut ignore = Ignore;
-                let mut frame = Walker::new(cur.rest(), desc.json(), header.name, &mut ignore);
+                let mut frame = Walker::new(
+                    cur.rest(),
+                    desc.json(),
+                    header.name,
+                    &mut ignore,
+                    self.limits,
+                );
                 let framed = frame.walk_struct(&sd);
                 match framed {
                     Ok(()) => {}
@@ -690,7 +712,8 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                 }
                 let len = frame.cur.pos();
                 v.section_start(header);
-                let mut walk = Walker::new(&cur.rest()[..len], desc.json(), header.name, v);
+                let mut walk =
+                    Walker::new(&cur.rest()[..len], desc.json(), header.name, v, self.limits);
                 walk.walk_struct(&sd).map_err(|e| shift(e, start))?;
                 cur.bytes(len as u64)?;
                 v.section_end(header, self.offset + cur.pos() as u64);
@@ -844,14 +867,20 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
         let described = self.desc.and_then(|d| d.configuration().map(|c| (d, c)));
         let config = if let Some((desc, sd)) = described {
             let mut ignore = Ignore;
-            let mut frame = Walker::new(cur.rest(), desc.json(), b"configuration", &mut ignore);
+            let mut frame = Walker::new(
+                cur.rest(),
+                desc.json(),
+                b"configuration",
+                &mut ignore,
+                self.limits,
+            );
             frame.walk_struct(&sd).map_err(|e| shift(e, start))?;
             let len = frame.cur.pos();
             let body = cur.bytes(len as u64)?;
             let config = configuration::configuration(&mut Cursor::new(body), true)
                 .map_err(|e| shift(e, start))?;
             v.configuration(&config);
-            Walker::new(body, desc.json(), b"configuration", v)
+            Walker::new(body, desc.json(), b"configuration", v, self.limits)
                 .walk_struct(&sd)
                 .map_err(|e| shift(e, start))?;
             config

@@ -23,7 +23,7 @@ pub enum JsonErrorKind {
     Utf8,
     /// Not JSON at this point.
     Syntax,
-    /// Nesting deeper than [`MAX_DEPTH`].
+    /// Nesting deeper than the limit (at most [`MAX_DEPTH`]).
     TooDeep,
     /// A required key is missing.
     Missing(&'static str),
@@ -40,7 +40,7 @@ impl fmt::Display for JsonError {
         match self.kind {
             JsonErrorKind::Utf8 => f.write_str("invalid UTF-8")?,
             JsonErrorKind::Syntax => f.write_str("invalid JSON")?,
-            JsonErrorKind::TooDeep => write!(f, "nested deeper than {MAX_DEPTH}")?,
+            JsonErrorKind::TooDeep => f.write_str("nested deeper than the depth limit")?,
             JsonErrorKind::Missing(k) => write!(f, "missing \"{k}\"")?,
             JsonErrorKind::WrongType(k) => write!(f, "\"{k}\" has a wrong type or range")?,
             JsonErrorKind::DuplicateDevice => f.write_str("duplicated device")?,
@@ -61,6 +61,12 @@ fn is_ws(b: u8) -> bool {
 /// Checks that `src` is one JSON value (with optional whitespace around it)
 /// nested at most [`MAX_DEPTH`] deep.
 pub fn validate(src: &[u8]) -> Result<(), JsonError> {
+    validate_depth(src, MAX_DEPTH)
+}
+
+/// Like [`validate`], nested at most `max_depth` (itself at most
+/// [`MAX_DEPTH`]) deep.
+pub fn validate_depth(src: &[u8], max_depth: usize) -> Result<(), JsonError> {
     if let Err(e) = core::str::from_utf8(src) {
         return Err(err(e.valid_up_to(), JsonErrorKind::Utf8));
     }
@@ -72,6 +78,9 @@ pub fn validate(src: &[u8]) -> Result<(), JsonError> {
         match src.get(p) {
             Some(b'{') | Some(b'[') => {
                 let obj = src[p] == b'{';
+                if stack.len() >= max_depth {
+                    return Err(err(p, JsonErrorKind::TooDeep));
+                }
                 stack
                     .push(obj)
                     .map_err(|_| err(p, JsonErrorKind::TooDeep))?;

@@ -41,6 +41,7 @@ mod decoder;
 pub mod error;
 mod iterative;
 pub mod json;
+mod limits;
 mod ram;
 mod section;
 mod state;
@@ -54,6 +55,7 @@ pub use decoder::{
     MAX_PACKAGE_DEPTH,
 };
 pub use error::{Error, ErrorKind, Limit, RecordKind};
+pub use limits::Limits;
 pub use ram::MAX_RAM_BLOCKS;
 pub use state::{MAX_EMPTY_ELEMENTS, MAX_PATH};
 pub use visitor::{

@@ -8,6 +8,7 @@ use crate::error::{write_capped, ErrorKind, Limit, PATH_TEXT};
 use crate::json::{Json, JsonError};
 use crate::visitor::{Path, Segment, Value, ValueKind, Visitor};
 use crate::vmdesc::{FieldDesc, StructDesc};
+use crate::Limits;
 
 /// Deepest path (section, fields, indices, subsections) the walker follows.
 pub const MAX_PATH: usize = 48;
@@ -20,6 +21,7 @@ pub(crate) struct Walker<'c, 'x, V: Visitor> {
     json: Json<'x>,
     path: heapless::Vec<Segment<'x>, MAX_PATH>,
     visitor: &'c mut V,
+    limits: Limits,
     empty: u32,
     /// The path where the walk stopped, for error messages.
     pub(crate) err_path: heapless::String<PATH_TEXT>,
@@ -31,7 +33,13 @@ fn vmdesc_err(e: JsonError) -> ErrorKind {
 
 impl<'c, 'x, V: Visitor> Walker<'c, 'x, V> {
     /// A walker over `input` whose paths start with `root`.
-    pub(crate) fn new(input: &'x [u8], json: Json<'x>, root: &'x [u8], visitor: &'c mut V) -> Self {
+    pub(crate) fn new(
+        input: &'x [u8],
+        json: Json<'x>,
+        root: &'x [u8],
+        visitor: &'c mut V,
+        limits: Limits,
+    ) -> Self {
         let mut path = heapless::Vec::new();
         let _ = path.push(Segment::Stream(root));
         Walker {
@@ -39,12 +47,16 @@ impl<'c, 'x, V: Visitor> Walker<'c, 'x, V> {
             json,
             path,
             visitor,
+            limits,
             empty: 0,
             err_path: heapless::String::new(),
         }
     }
 
     fn push(&mut self, s: Segment<'x>) -> Parsed<()> {
+        if self.path.len() >= self.limits.path_depth {
+            return self.cur.fail(ErrorKind::Limit(Limit::PathDepth));
+        }
         self.path
             .push(s)
             .or_else(|_| self.cur.fail(ErrorKind::Limit(Limit::PathDepth)))
@@ -165,7 +177,7 @@ impl<'c, 'x, V: Visitor> Walker<'c, 'x, V> {
             let consumed = (self.cur.pos() - start) as u64;
             if consumed == 0 {
                 self.empty += 1;
-                if self.empty > MAX_EMPTY_ELEMENTS {
+                if self.empty > self.limits.empty_elements {
                     let e = Stop::Fail {
                         at: start,
                         kind: ErrorKind::Limit(Limit::EmptyElements),

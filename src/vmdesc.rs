@@ -4,6 +4,7 @@
 //! descriptions lazily by position.
 
 use crate::json::{self, Json, JsonError, JsonErrorKind, JsonStr};
+use crate::Limits;
 
 /// Devices a [`VmDesc`] indexes by default.
 pub const DEFAULT_DEVICES: usize = 512;
@@ -44,7 +45,12 @@ fn wrong(p: usize, k: &'static str) -> JsonError {
 impl<'d, const N: usize> VmDesc<'d, N> {
     /// Validates the JSON text of a vmdesc and indexes its devices.
     pub fn parse(src: &'d [u8]) -> Result<Self, JsonError> {
-        json::validate(src)?;
+        Self::parse_with(src, &Limits::default())
+    }
+
+    /// Like [`VmDesc::parse`], with a lower JSON depth limit.
+    pub fn parse_with(src: &'d [u8], limits: &Limits) -> Result<Self, JsonError> {
+        json::validate_depth(src, limits.json_depth)?;
         let json = Json::new(src);
         let root = json.root();
         if !json.is_object(root) {
