@@ -53,8 +53,11 @@ impl Visitor for Print {
     fn eof(&mut self) {
         println!("EOF");
     }
-    fn vmdesc(&mut self, offset: u64, len: u32) {
-        println!("vmdesc @{offset} +{len}");
+    fn vmdesc(&mut self, offset: u64, len: u32, json: Option<&[u8]>) {
+        println!(
+            "vmdesc @{offset} +{len}, {} bytes held",
+            json.map_or(0, <[u8]>::len)
+        );
     }
 }
 

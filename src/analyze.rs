@@ -42,14 +42,26 @@ fn style(type_name: &[u8]) -> Style {
 
 /// Space-separated lowercase hex bytes, as the script prints buffers.
 pub fn hex_bytes(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 3);
-    for (i, x) in b.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        s.push_str(&format!("{x:02x}"));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = Vec::with_capacity(b.len() * 3);
+    for x in b {
+        s.extend_from_slice(&[HEX[(x >> 4) as usize], HEX[(x & 15) as usize], b' ']);
     }
-    s
+    s.pop();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+/// The `-m` dump entry of a page: its key (`block (0x%016x)`) and value
+/// (`Filled with 0x%02x`, or the bytes as hex).
+pub fn memory_entry(p: &RamPage<'_>) -> (String, String) {
+    let key = format!("{} (0x{:016x})", String::from_utf8_lossy(p.block), p.addr);
+    let value = match p.data {
+        PageData::Fill(c) => format!("Filled with 0x{c:02x}"),
+        PageData::Raw(d) => hex_bytes(d),
+        PageData::Xbzrle(d) => format!("XBZRLE delta of {} bytes", d.len()),
+        PageData::Compressed(d) => format!("zlib data of {} bytes", d.len()),
+    };
+    (key, value)
 }
 
 /// Formats a value the way analyze-migration.py does.
@@ -176,9 +188,6 @@ impl Visitor for StateJson {
         }
         let v = match self.raw.take() {
             Some(hex) => Json::String(hex),
-            None if s.name == b"s390-skeys" && self.stack.first().is_some_and(Map::is_empty) => {
-                Json::String(String::new())
-            }
             None => Json::Object(self.stack.pop().unwrap_or_default()),
         };
         self.stack.clear();
@@ -238,13 +247,7 @@ impl Visitor for StateJson {
         if !self.memory {
             return;
         }
-        let key = format!("{} (0x{:016x})", String::from_utf8_lossy(p.block), p.addr);
-        let v = match p.data {
-            PageData::Fill(c) => format!("Filled with 0x{c:02x}"),
-            PageData::Raw(d) => hex_bytes(d),
-            PageData::Xbzrle(d) => format!("XBZRLE delta of {} bytes", d.len()),
-            PageData::Compressed(d) => format!("zlib data of {} bytes", d.len()),
-        };
+        let (key, v) = memory_entry(p);
         if let Some(m) = self.ram_map("memory") {
             m.insert(key, Json::String(v));
         }

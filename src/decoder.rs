@@ -81,6 +81,7 @@ enum State {
 pub struct Decoder<'v, 'd, 'b, const N: usize = DEFAULT_DEVICES> {
     desc: Option<&'v VmDesc<'d, N>>,
     buf: &'b mut [u8],
+    capacity: u64,
     held: usize,
     need: u64,
     offset: u64,
@@ -160,6 +161,46 @@ pub fn decode_payload<V: Visitor, const N: usize>(
         return Err(fail(payload_offset, ErrorKind::Unframeable, ""));
     };
     let sd = desc.device_struct(dev);
+    // Frame first without events, so that a failure sends none.
+    let mut ignore = Ignore;
+    let mut frame = Walker::new(
+        payload,
+        desc.json(),
+        header.name,
+        &mut ignore,
+        Limits::default(),
+    );
+    let framed = frame.walk_struct(&sd);
+    let (used, path) = (frame.cur.pos(), frame.err_path.clone());
+    let end = payload_offset + payload.len() as u64;
+    match framed {
+        Ok(()) if used == payload.len() => {}
+        Ok(()) => {
+            return Err(fail(
+                payload_offset + used as u64,
+                ErrorKind::TrailingData,
+                "",
+            ))
+        }
+        // As in a whole-stream decode: old QEMU's loose pointer-array
+        // description leaves the payload raw.
+        Err(Stop::Fail {
+            kind: ErrorKind::UndescribedElement,
+            ..
+        }) => {
+            visitor.section_start(header);
+            visitor.raw_payload(header, payload);
+            visitor.section_end(header, end);
+            return Ok(());
+        }
+        Err(Stop::Need(n)) => {
+            let kind = ErrorKind::Truncated {
+                needed: n.saturating_sub(payload.len() as u64).max(1),
+            };
+            return Err(fail(end, kind, &path));
+        }
+        Err(Stop::Fail { at, kind }) => return Err(fail(payload_offset + at as u64, kind, &path)),
+    }
     visitor.section_start(header);
     let mut walk = Walker::new(
         payload,
@@ -168,26 +209,10 @@ pub fn decode_payload<V: Visitor, const N: usize>(
         visitor,
         Limits::default(),
     );
-    let r = walk.walk_struct(&sd);
-    let (used, path) = (walk.cur.pos(), walk.err_path.clone());
-    match r {
-        Ok(()) if used == payload.len() => {
-            visitor.section_end(header, payload_offset + used as u64);
-            Ok(())
-        }
-        Ok(()) => Err(fail(
-            payload_offset + used as u64,
-            ErrorKind::TrailingData,
-            "",
-        )),
-        Err(Stop::Need(n)) => {
-            let kind = ErrorKind::Truncated {
-                needed: n.saturating_sub(payload.len() as u64).max(1),
-            };
-            Err(fail(payload_offset + payload.len() as u64, kind, &path))
-        }
-        Err(Stop::Fail { at, kind }) => Err(fail(payload_offset + at as u64, kind, &path)),
-    }
+    // The same walk over the same bytes succeeded just above.
+    let _ = walk.walk_struct(&sd);
+    visitor.section_end(header, end);
+    Ok(())
 }
 
 impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
@@ -196,6 +221,11 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
     pub fn new(desc: Option<&'v VmDesc<'d, N>>, buf: &'b mut [u8]) -> Self {
         Decoder {
             desc,
+            capacity: if buf.is_empty() {
+                u64::MAX
+            } else {
+                buf.len() as u64
+            },
             buf,
             held: 0,
             need: 0,
@@ -317,6 +347,13 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
             _ => 1,
         };
         Err(self.fail_at(self.offset, ErrorKind::Truncated { needed: missing }))
+    }
+
+    /// The largest unit this decoder can hold (unbounded for the slice
+    /// front end, which never holds anything). Read from a field, since the
+    /// buffer itself is lent out while a held unit is decoded.
+    fn capacity(&self) -> u64 {
+        self.capacity
     }
 
     fn hold(&mut self, rest: &[u8]) -> Result<(), Error> {
@@ -509,11 +546,18 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                 }
                 let len = cur.be32()?;
                 let here = self.offset + cur.pos() as u64;
-                v.vmdesc(here, len);
-                self.resume = State::Done;
-                self.state = State::Skip {
-                    until: here + len as u64,
-                };
+                if len as u64 + 5 <= self.capacity() {
+                    let json = cur.bytes(len as u64)?;
+                    v.vmdesc(here, len, Some(json));
+                    self.state = State::Done;
+                } else {
+                    // Too large for the buffer: pass over it in place.
+                    v.vmdesc(here, len, None);
+                    self.resume = State::Done;
+                    self.state = State::Skip {
+                        until: here + len as u64,
+                    };
+                }
             }
             State::Done => return cur.fail(ErrorKind::TrailingData),
         }
@@ -721,23 +765,13 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
             }
         }
         if header.name == b"s390-skeys" && header.kind == RecordKind::SectionFull {
+            // Its own format delimits it; the payload stays raw so that a
+            // reader can still decode it once a vmdesc turns up.
             let mut look = cur.clone();
-            loop {
-                if let Step::End = iterative::skeys(&mut look, self.page_size)? {
-                    break;
-                }
-            }
+            while !matches!(iterative::skeys(&mut look, self.page_size)?, Step::End) {}
+            let payload = cur.bytes((look.pos() - cur.pos()) as u64)?;
             v.section_start(header);
-            let mut replay = cur.clone();
-            loop {
-                let from = self.offset + replay.pos() as u64;
-                match iterative::skeys(&mut replay, self.page_size)? {
-                    Step::End => break,
-                    Step::Data(n) => v.skipped(header.name, from + 16, n),
-                    Step::Marker => {}
-                }
-            }
-            *cur = replay;
+            v.raw_payload(header, payload);
             v.section_end(header, self.offset + cur.pos() as u64);
             return Ok(());
         }
@@ -798,6 +832,7 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                     v.ram_page(&RamPage {
                         block: self.blocks.name(i),
                         addr,
+                        page_size: self.page_size,
                         data,
                     });
                 }

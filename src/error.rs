@@ -215,7 +215,8 @@ pub struct Error {
 }
 
 impl Error {
-    pub(crate) fn new(offset: u64, kind: ErrorKind) -> Self {
+    /// An error at `offset` with no record, section or path context.
+    pub fn new(offset: u64, kind: ErrorKind) -> Self {
         Error {
             offset,
             kind,

@@ -284,7 +284,7 @@ impl Visitor for Summary {
             .or_default() += 1;
     }
 
-    fn vmdesc(&mut self, _offset: u64, len: u32) {
+    fn vmdesc(&mut self, _offset: u64, len: u32, _json: Option<&[u8]>) {
         self.vmdesc_len = Some(len);
     }
 }

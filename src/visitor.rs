@@ -231,6 +231,8 @@ pub struct RamPage<'a> {
     pub block: &'a [u8],
     /// Offset inside the block.
     pub addr: u64,
+    /// The target page size: the length of the page this entry fills.
+    pub page_size: u64,
     /// Its contents.
     pub data: PageData<'a>,
 }
@@ -280,6 +282,24 @@ impl CommandKind {
             11 => SwitchoverStart,
             _ => return None,
         })
+    }
+
+    /// QEMU's name for the command, e.g. `POSTCOPY_RAM_DISCARD`.
+    pub fn name(self) -> &'static str {
+        use CommandKind::*;
+        match self {
+            OpenReturnPath => "OPEN_RETURN_PATH",
+            Ping => "PING",
+            PostcopyAdvise => "POSTCOPY_ADVISE",
+            PostcopyListen => "POSTCOPY_LISTEN",
+            PostcopyRun => "POSTCOPY_RUN",
+            PostcopyRamDiscard => "POSTCOPY_RAM_DISCARD",
+            Packaged => "PACKAGED",
+            EnableColo => "ENABLE_COLO",
+            PostcopyResume => "POSTCOPY_RESUME",
+            RecvBitmap => "RECV_BITMAP",
+            SwitchoverStart => "SWITCHOVER_START",
+        }
     }
 
     /// The payload length this kind requires, `None` if variable.
@@ -348,8 +368,10 @@ pub trait Visitor {
     /// The EOF record (inside a PACKAGED stream too).
     fn eof(&mut self) {}
     /// The VMDESCRIPTION trailer: `len` bytes of JSON at absolute
-    /// `offset` (passed over; a front end that wants it reads it there).
-    fn vmdesc(&mut self, offset: u64, len: u32) {}
+    /// `offset`. `json` holds them whenever the decoder could hold the whole
+    /// record: always with the slice front end, and with the push front end
+    /// when the record fits its buffer (else the bytes are passed over).
+    fn vmdesc(&mut self, offset: u64, len: u32, json: Option<&[u8]>) {}
 }
 
 /// A visitor that ignores everything.

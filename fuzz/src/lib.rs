@@ -90,7 +90,7 @@ impl Visitor for Touch {
     fn package_end(&mut self) {
         8u8.hash(&mut self.h);
     }
-    fn vmdesc(&mut self, offset: u64, len: u32) {
-        (9u8, offset, len).hash(&mut self.h);
+    fn vmdesc(&mut self, offset: u64, len: u32, json: Option<&[u8]>) {
+        (9u8, offset, len, json).hash(&mut self.h);
     }
 }

@@ -136,8 +136,8 @@ impl Visitor for Fingerprint {
     fn eof(&mut self) {
         self.ev(19);
     }
-    fn vmdesc(&mut self, offset: u64, len: u32) {
+    fn vmdesc(&mut self, offset: u64, len: u32, json: Option<&[u8]>) {
         self.ev(20);
-        (offset, len).hash(&mut self.h);
+        (offset, len, json).hash(&mut self.h);
     }
 }
