@@ -75,6 +75,24 @@ enum State {
     Done,
 }
 
+impl State {
+    /// Inside a RAM block table with `left` of its `total` bytes to come,
+    /// or back in the RAM payload once none are left.
+    fn table(slot: usize, kind: RecordKind, at: u64, total: u64, left: u64) -> State {
+        if left == 0 {
+            State::Payload { slot, kind, at }
+        } else {
+            State::Blocks {
+                slot,
+                kind,
+                at,
+                total,
+                left,
+            }
+        }
+    }
+}
+
 /// A push decoder. `buf` holds a record that straddles chunks; it must be
 /// as large as the largest record (device section, RAM page, command), and
 /// memory use does not grow with the stream.
@@ -502,18 +520,7 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                     mr_addr: b.mr_addr,
                     mapped_ram: b.mapped_ram,
                 });
-                let left = left - b.used_length;
-                let next = if left == 0 {
-                    State::Payload { slot, kind, at }
-                } else {
-                    State::Blocks {
-                        slot,
-                        kind,
-                        at,
-                        total,
-                        left,
-                    }
-                };
+                let next = State::table(slot, kind, at, total, left - b.used_length);
                 self.state = next;
                 if let Some(m) = b.mapped_ram {
                     // The block's bitmap and pages sit between here and
@@ -810,19 +817,7 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
     ) -> Parsed<()> {
         match self.open[slot].iter {
             Iter::Ram => match ram::entry(cur, self.page_size)? {
-                Entry::MemSize(total) => {
-                    self.state = if total == 0 {
-                        State::Payload { slot, kind, at }
-                    } else {
-                        State::Blocks {
-                            slot,
-                            kind,
-                            at,
-                            total,
-                            left: total,
-                        }
-                    };
-                }
+                Entry::MemSize(total) => self.state = State::table(slot, kind, at, total, total),
                 Entry::Page { block, addr, data } => {
                     let i = self
                         .blocks

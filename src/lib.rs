@@ -60,7 +60,7 @@ pub use ram::MAX_RAM_BLOCKS;
 pub use state::{MAX_EMPTY_ELEMENTS, MAX_PATH};
 pub use visitor::{
     Command, CommandKind, Configuration, Ignore, MappedRam, PageData, Path, RamBlock, RamPage,
-    SectionHeader, Segment, Value, ValueKind, Visitor,
+    SectionHeader, Segment, Tee, Value, ValueKind, Visitor,
 };
 pub use vmdesc::{VmDesc, DEFAULT_DEVICES};
 

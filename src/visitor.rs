@@ -374,6 +374,93 @@ pub trait Visitor {
     fn vmdesc(&mut self, offset: u64, len: u32, json: Option<&[u8]>) {}
 }
 
+/// Sends every event to `.0`, then to `.1`: one decode, two visitors
+/// (nest it for more).
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: Visitor, B: Visitor> Visitor for Tee<A, B> {
+    fn header(&mut self, version: u32) {
+        self.0.header(version);
+        self.1.header(version);
+    }
+    fn configuration(&mut self, c: &Configuration<'_>) {
+        self.0.configuration(c);
+        self.1.configuration(c);
+    }
+    fn section_start(&mut self, s: &SectionHeader<'_>) {
+        self.0.section_start(s);
+        self.1.section_start(s);
+    }
+    fn section_end(&mut self, s: &SectionHeader<'_>, end: u64) {
+        self.0.section_end(s, end);
+        self.1.section_end(s, end);
+    }
+    fn footer(&mut self, id: u32) {
+        self.0.footer(id);
+        self.1.footer(id);
+    }
+    fn value(&mut self, p: &Path<'_, '_>, f: &FieldDesc<'_>, v: &Value<'_>) {
+        self.0.value(p, f, v);
+        self.1.value(p, f, v);
+    }
+    fn struct_start(&mut self, p: &Path<'_, '_>, f: &FieldDesc<'_>) {
+        self.0.struct_start(p, f);
+        self.1.struct_start(p, f);
+    }
+    fn struct_end(&mut self, p: &Path<'_, '_>, f: &FieldDesc<'_>) {
+        self.0.struct_end(p, f);
+        self.1.struct_end(p, f);
+    }
+    fn subsection_start(&mut self, p: &Path<'_, '_>, name: &[u8], version: u32) {
+        self.0.subsection_start(p, name, version);
+        self.1.subsection_start(p, name, version);
+    }
+    fn subsection_end(&mut self, p: &Path<'_, '_>, name: &[u8]) {
+        self.0.subsection_end(p, name);
+        self.1.subsection_end(p, name);
+    }
+    fn raw_payload(&mut self, s: &SectionHeader<'_>, payload: &[u8]) {
+        self.0.raw_payload(s, payload);
+        self.1.raw_payload(s, payload);
+    }
+    fn ram_block(&mut self, b: &RamBlock<'_>) {
+        self.0.ram_block(b);
+        self.1.ram_block(b);
+    }
+    fn ram_page(&mut self, p: &RamPage<'_>) {
+        self.0.ram_page(p);
+        self.1.ram_page(p);
+    }
+    fn ram_flush(&mut self) {
+        self.0.ram_flush();
+        self.1.ram_flush();
+    }
+    fn skipped(&mut self, what: &[u8], offset: u64, len: u64) {
+        self.0.skipped(what, offset, len);
+        self.1.skipped(what, offset, len);
+    }
+    fn command(&mut self, c: &Command<'_>) {
+        self.0.command(c);
+        self.1.command(c);
+    }
+    fn package_start(&mut self, len: u32) {
+        self.0.package_start(len);
+        self.1.package_start(len);
+    }
+    fn package_end(&mut self) {
+        self.0.package_end();
+        self.1.package_end();
+    }
+    fn eof(&mut self) {
+        self.0.eof();
+        self.1.eof();
+    }
+    fn vmdesc(&mut self, offset: u64, len: u32, json: Option<&[u8]>) {
+        self.0.vmdesc(offset, len, json);
+        self.1.vmdesc(offset, len, json);
+    }
+}
+
 /// A visitor that ignores everything.
 pub struct Ignore;
 
