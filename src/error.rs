@@ -116,6 +116,8 @@ pub enum ErrorKind {
     /// A struct element the vmdesc describes as empty (QEMU < 8.2 pointer
     /// arrays) that is not a NULL marker: its layout is unknown.
     UndescribedElement,
+    /// A fixed-width type (e.g. `uint64`) whose vmdesc "size" differs.
+    TypeWidth { width: u64, size: u64 },
     /// A "nullptr" field whose byte is not '0'.
     NullptrMarker(u8),
     /// A field or struct consumed another number of bytes than its vmdesc
@@ -176,6 +178,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::SubsectionName => {
                 f.write_str("subsection name differs from the vmdesc")
             }
+            ErrorKind::TypeWidth { width, size } => write!(
+                f,
+                "vmdesc size {size} for a type that is {width} byte(s) wide"
+            ),
             ErrorKind::UndescribedElement => {
                 f.write_str("array element whose layout the vmdesc does not describe")
             }

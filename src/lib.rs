@@ -59,8 +59,8 @@ pub use limits::Limits;
 pub use ram::MAX_RAM_BLOCKS;
 pub use state::{MAX_EMPTY_ELEMENTS, MAX_PATH};
 pub use visitor::{
-    Command, CommandKind, Configuration, Ignore, MappedRam, PageData, Path, RamBlock, RamPage,
-    SectionHeader, Segment, Tee, Value, ValueKind, Visitor,
+    type_width, Command, CommandKind, Configuration, Ignore, MappedRam, PageData, Path, RamBlock,
+    RamPage, SectionHeader, Segment, Tee, Value, ValueKind, Visitor,
 };
 pub use vmdesc::{VmDesc, DEFAULT_DEVICES};
 

@@ -6,7 +6,7 @@
 use crate::cursor::{Cursor, Parsed, Stop};
 use crate::error::{write_capped, ErrorKind, Limit, PATH_TEXT};
 use crate::json::{Json, JsonError};
-use crate::visitor::{Path, Segment, Value, ValueKind, Visitor};
+use crate::visitor::{type_width, Path, Segment, Value, ValueKind, Visitor};
 use crate::vmdesc::{FieldDesc, StructDesc};
 use crate::Limits;
 
@@ -228,6 +228,14 @@ impl<'c, 'x, V: Visitor> Walker<'c, 'x, V> {
             }
         }
         let kind = ValueKind::of(&f.type_name);
+        // A vmdesc that gives a fixed-width type another size would shift
+        // every later field: stop at the field, not records later.
+        if let Some(width) = type_width(&f.type_name).filter(|w| *w != f.size) {
+            return self.cur.fail(ErrorKind::TypeWidth {
+                width,
+                size: f.size,
+            });
+        }
         if f.type_name.raw() == b"struct" {
             // Only NULL entries ('0') of such an array can be read; a real
             // element's layout is not described.

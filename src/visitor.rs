@@ -84,6 +84,18 @@ impl ValueKind {
     }
 }
 
+/// The stream width of a fixed-size vmdesc type, `None` for types whose
+/// size only the vmdesc knows (buffers, structs, unknown names).
+pub fn type_width(type_name: &JsonStr<'_>) -> Option<u64> {
+    Some(match type_name.raw() {
+        b"bool" | b"int8" | b"uint8" | b"uint8 equal" | b"nullptr" => 1,
+        b"int16" | b"uint16" | b"uint16 equal" => 2,
+        b"int32" | b"uint32" | b"int32 equal" | b"uint32 equal" | b"int32 le" => 4,
+        b"int64" | b"uint64" | b"int64 equal" | b"uint64 equal" | b"float64" | b"timer" => 8,
+        _ => return None,
+    })
+}
+
 /// One decoded value: its kind and the exact stream bytes it came from.
 #[derive(Debug, Clone, Copy)]
 pub struct Value<'a> {

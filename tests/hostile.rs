@@ -133,6 +133,19 @@ fn sizes_near_2_pow_32() {
 }
 
 #[test]
+fn integer_sizes_that_disagree_with_the_type() {
+    for size in [7u64, 9] {
+        let bad = edited(|v| field(v, "timer", "cpu_ticks_offset")["size"] = size.into());
+        let e = timed(&bad);
+        assert_eq!(e.kind, ErrorKind::TypeWidth { width: 8, size }, "{e}");
+        assert_eq!(
+            (e.section.as_str(), e.path.as_str()),
+            ("timer", "timer/cpu_ticks_offset")
+        );
+    }
+}
+
+#[test]
 fn duplicated_devices() {
     let bad = edited(|v| {
         let devs = v["devices"].as_array_mut().unwrap();
