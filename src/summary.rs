@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::string::String;
-use std::vec;
 use std::vec::Vec;
 
 use serde_json::{json, Value as Json};
@@ -56,6 +55,21 @@ pub struct DeviceSummary {
     pub subsections: Vec<String>,
     /// Absolute offset of the section record.
     pub offset: u64,
+    /// The section id the stream gave it.
+    pub section_id: u32,
+}
+
+/// An iterative section other than a device (ram, spapr/htab, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IterativeSummary {
+    /// The section idstr.
+    pub name: String,
+    /// Its section id.
+    pub section_id: u32,
+    /// START, PART and END records.
+    pub records: u64,
+    /// Payload bytes over all its records.
+    pub bytes: u64,
 }
 
 /// A visitor that builds the summary.
@@ -69,12 +83,24 @@ pub struct Summary {
     pub page_size: u64,
     /// Capabilities listed in the configuration.
     pub capabilities: Vec<String>,
-    /// COMMAND records by name, with counts.
+    /// The configuration's target-page-bits, if sent.
+    pub target_page_bits: Option<u32>,
+    /// The configuration's uuid as 32 hex digits, if sent.
+    pub uuid: Option<String>,
+    /// COMMAND records by QEMU's name, with counts.
     pub commands: BTreeMap<String, u64>,
     /// RAM blocks in table order.
     pub blocks: Vec<BlockSummary>,
     /// Device sections in stream order.
     pub devices: Vec<DeviceSummary>,
+    /// Iterative sections in order of their START.
+    pub iterative: Vec<IterativeSummary>,
+    /// SECTION_FOOTER records.
+    pub footers: u64,
+    /// RAM MULTIFD_FLUSH entries.
+    pub flushes: u64,
+    /// PACKAGED nested streams.
+    pub packages: u64,
     /// Whether a vmdesc trailer was present, and its length.
     pub vmdesc_len: Option<u32>,
     /// Iterative sections other than RAM (htab, s390 ...): name -> bytes
@@ -87,12 +113,14 @@ pub struct Summary {
     bits: Vec<Vec<u64>>,
     /// The block of the previous page, to skip the name lookup.
     last_block: usize,
+    /// The iterative section whose payload is being read.
+    open_iter: Option<usize>,
     depth: usize,
 }
 
 impl Summary {
-    /// A summary for a stream with the given target page size (the
-    /// decoder's [`crate::Decoder::page_size`] or the vmdesc's).
+    /// A summary for a stream whose target page size is presumed to be
+    /// `page_size` until its RAM pages tell (mapped-ram streams send none).
     pub fn new(page_size: u64) -> Self {
         Summary {
             page_size,
@@ -139,6 +167,7 @@ impl Summary {
                 json!({
                     "name": d.name, "instance_id": d.instance_id, "version": d.version,
                     "size": d.size, "subsections": d.subsections, "offset": d.offset,
+                    "section_id": d.section_id,
                 })
             })
             .collect();
@@ -147,9 +176,14 @@ impl Summary {
             "machine": self.machine,
             "page_size": self.page_size,
             "capabilities": self.capabilities,
+            "target_page_bits": self.target_page_bits,
+            "uuid": self.uuid,
             "commands": self.commands,
             "ram_blocks": blocks,
             "devices": devices,
+            "iterative_sections": self.iterative.iter().map(|i| json!({
+                "name": i.name, "section_id": i.section_id, "records": i.records, "bytes": i.bytes,
+            })).collect::<Vec<_>>(),
             "skipped": self.skipped,
             "vmdesc_bytes": self.vmdesc_len,
             "total_bytes": self.total_bytes,
@@ -158,6 +192,9 @@ impl Summary {
                 "device_bytes": self.devices.iter().map(|d| d.size).sum::<u64>(),
                 "devices": self.devices.len(),
                 "pages": self.blocks.iter().map(|b| b.zero + b.raw + b.xbzrle + b.compressed).sum::<u64>(),
+                "section_footers": self.footers,
+                "multifd_flushes": self.flushes,
+                "packaged_streams": self.packages,
             },
         })
     }
@@ -171,12 +208,14 @@ impl Visitor for Summary {
     fn configuration(&mut self, c: &Configuration<'_>) {
         self.machine = Some(text(c.machine));
         self.capabilities = c.capabilities.iter().map(|c| text(c)).collect();
-        if let Some(bits) = c.target_page_bits {
-            self.page_size = 1 << bits.min(30);
-        }
+        self.target_page_bits = c.target_page_bits;
+        self.uuid = c
+            .uuid
+            .map(|u| u.iter().map(|b| std::format!("{b:02x}")).collect());
     }
 
     fn section_start(&mut self, s: &SectionHeader<'_>) {
+        self.open_iter = None;
         if s.kind == RecordKind::SectionFull {
             self.depth = 0;
             self.devices.push(DeviceSummary {
@@ -184,18 +223,51 @@ impl Visitor for Summary {
                 instance_id: s.instance_id,
                 version: s.version_id,
                 offset: s.offset,
+                section_id: s.section_id,
                 ..Default::default()
             });
+            return;
         }
+        let i = match self
+            .iterative
+            .iter()
+            .position(|i| i.section_id == s.section_id)
+        {
+            Some(i) => i,
+            None => {
+                self.iterative.push(IterativeSummary {
+                    name: text(s.name),
+                    section_id: s.section_id,
+                    ..Default::default()
+                });
+                self.iterative.len() - 1
+            }
+        };
+        self.iterative[i].records += 1;
+        self.open_iter = Some(i);
     }
 
     fn section_end(&mut self, s: &SectionHeader<'_>, end: u64) {
+        let len = end - s.payload_offset();
         if s.kind == RecordKind::SectionFull {
             if let Some(d) = self.devices.last_mut() {
-                // header: type, id, name length and name, instance, version
-                d.size = end - s.offset - (1 + 4 + 1 + s.name.len() as u64 + 4 + 4);
+                d.size = len;
             }
+        } else if let Some(i) = self.open_iter.take() {
+            self.iterative[i].bytes += len;
         }
+    }
+
+    fn footer(&mut self, _section_id: u32) {
+        self.footers += 1;
+    }
+
+    fn ram_flush(&mut self) {
+        self.flushes += 1;
+    }
+
+    fn package_start(&mut self, _len: u32) {
+        self.packages += 1;
     }
 
     fn subsection_start(&mut self, _path: &Path<'_, '_>, name: &[u8], _version: u32) {
@@ -212,11 +284,9 @@ impl Visitor for Summary {
     }
 
     fn ram_block(&mut self, b: &RamBlock<'_>) {
-        let pages = b.used_length.div_ceil(self.page_size.max(1));
-        let words = vec![0u64; pages.div_ceil(64) as usize];
         if let Some(i) = self.blocks.iter().position(|x| x.name.as_bytes() == b.name) {
             self.blocks[i].size = b.used_length;
-            self.bits[i] = words;
+            self.bits[i].clear();
             return;
         }
         self.blocks.push(BlockSummary {
@@ -225,7 +295,7 @@ impl Visitor for Summary {
             mapped_ram: b.mapped_ram.is_some(),
             ..Default::default()
         });
-        self.bits.push(words);
+        self.bits.push(Vec::new());
     }
 
     fn ram_page(&mut self, p: &RamPage<'_>) {
@@ -262,14 +332,20 @@ impl Visitor for Summary {
                 true
             }
         };
-        let page = p.addr / self.page_size.max(1);
-        if let Some(word) = self.bits[self.last_block].get_mut((page / 64) as usize) {
-            let bit = 1u64 << (page % 64);
-            if nonzero {
-                *word |= bit;
-            } else {
-                *word &= !bit;
-            }
+        self.page_size = p.page_size;
+        let page = p.addr / p.page_size.max(1);
+        // The decoder checked addr against the block's length, so this
+        // grows to at most one bit per page of the block.
+        let bits = &mut self.bits[self.last_block];
+        let word = (page / 64) as usize;
+        if bits.len() <= word {
+            bits.resize(word + 1, 0);
+        }
+        let bit = 1u64 << (page % 64);
+        if nonzero {
+            bits[word] |= bit;
+        } else {
+            bits[word] &= !bit;
         }
     }
 
@@ -278,10 +354,7 @@ impl Visitor for Summary {
     }
 
     fn command(&mut self, c: &Command<'_>) {
-        *self
-            .commands
-            .entry(std::format!("{:?}", c.kind))
-            .or_default() += 1;
+        *self.commands.entry(c.kind.name().into()).or_default() += 1;
     }
 
     fn vmdesc(&mut self, _offset: u64, len: u32, _json: Option<&[u8]>) {

@@ -25,6 +25,19 @@ pub struct SectionHeader<'a> {
     pub offset: u64,
 }
 
+impl SectionHeader<'_> {
+    /// The absolute offset of the payload: after the type byte and section
+    /// id, plus the counted idstr, instance and version for START/FULL.
+    pub fn payload_offset(&self) -> u64 {
+        match self.kind {
+            crate::RecordKind::SectionStart | crate::RecordKind::SectionFull => {
+                self.offset + 1 + 4 + 1 + self.name.len() as u64 + 4 + 4
+            }
+            _ => self.offset + 1 + 4,
+        }
+    }
+}
+
 /// The CONFIGURATION record.
 #[derive(Debug, Clone)]
 pub struct Configuration<'a> {

@@ -72,7 +72,10 @@ fn summary_of_a_pc_stream() {
     s.finish();
     assert_eq!(s.machine.as_deref(), Some("pc-i440fx-10.0"));
     assert_eq!(s.capabilities, ["x-ignore-shared"]);
-    assert_eq!(s.commands.get("SwitchoverStart"), Some(&1));
+    assert_eq!(s.commands.get("SWITCHOVER_START"), Some(&1));
+    let ram = &s.iterative[0];
+    assert_eq!((ram.name.as_str(), ram.records), ("ram", 3));
+    assert!(s.footers as usize > s.devices.len());
     // Guest RAM is the shared backend "mem": x-ignore-shared sends none of
     // its pages.
     let ram = s.blocks.iter().find(|b| b.name == "mem").unwrap();
