@@ -1,0 +1,301 @@
+//! `qevm extract`: desc.json, state.json and one raw image per RAM block
+//! in an output directory. Images are sparse: each is sized to its block
+//! and only pages with non-zero content are written (a zero page is
+//! written only over data an earlier copy of that page left). Block names
+//! are turned into flat file names, so nothing is written outside the
+//! directory; the working directory is never changed.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use qevm::{PageData, RamBlock, RamPage, Visitor};
+
+use crate::fail::Failure;
+use crate::input::{self, Options, Sink};
+use crate::page::{apply_xbzrle, inflate};
+use crate::state::StateWriter;
+use qevm::Tee;
+
+/// Contiguous page bytes gathered into one write.
+const RUN_MAX: usize = 1 << 20;
+
+/// The file name for a RAM block: bytes other than ASCII letters, digits
+/// and `-_.:@+,=` become `%XX`, and so does a leading `.`; `.img` follows.
+/// Distinct names give distinct file names, and none contains `/`.
+pub fn image_name(block: &[u8]) -> String {
+    let mut s = String::with_capacity(block.len() + 4);
+    for (i, &b) in block.iter().enumerate() {
+        let plain = b.is_ascii_alphanumeric() || b"-_.:@+,=".contains(&b);
+        if plain && !(i == 0 && b == b'.') {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s.push_str(".img");
+    s
+}
+
+/// One block's image file.
+struct Image {
+    name: Vec<u8>,
+    file_name: String,
+    file: File,
+    /// Pages holding written data (one bit per page; grown as needed).
+    dirty: Vec<u64>,
+}
+
+impl Image {
+    fn dirty(&self, page: u64) -> bool {
+        self.dirty
+            .get((page / 64) as usize)
+            .is_some_and(|w| w & (1 << (page % 64)) != 0)
+    }
+
+    fn mark(&mut self, page: u64, on: bool) {
+        let i = (page / 64) as usize;
+        if on && i >= self.dirty.len() {
+            self.dirty.resize(i + 1, 0);
+        }
+        if let Some(w) = self.dirty.get_mut(i) {
+            if on {
+                *w |= 1 << (page % 64);
+            } else {
+                *w &= !(1 << (page % 64));
+            }
+        }
+    }
+}
+
+/// A [`Sink`] writing RAM pages into block images.
+pub struct Images {
+    dir: PathBuf,
+    blocks: Vec<Image>,
+    last: usize,
+    /// Pending write: block, start address, bytes.
+    run: Option<(usize, u64, Vec<u8>)>,
+    /// A scratch buffer for one page.
+    page: Vec<u8>,
+    failed: Option<Failure>,
+}
+
+impl Images {
+    fn new(dir: &Path) -> Self {
+        Images {
+            dir: dir.to_path_buf(),
+            blocks: Vec::new(),
+            last: 0,
+            run: None,
+            page: Vec::new(),
+            failed: None,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if let Some((b, addr, data)) = self.run.take() {
+            self.blocks[b].file.write_all_at(&data, addr)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, b: usize, addr: u64, data: &[u8]) -> std::io::Result<()> {
+        if let Some((rb, start, buf)) = &mut self.run {
+            if *rb == b && *start + buf.len() as u64 == addr && buf.len() < RUN_MAX {
+                buf.extend_from_slice(data);
+                return Ok(());
+            }
+        }
+        self.flush()?;
+        let mut buf = Vec::with_capacity(RUN_MAX + data.len());
+        buf.extend_from_slice(data);
+        self.run = Some((b, addr, buf));
+        Ok(())
+    }
+
+    fn page(&mut self, p: &RamPage<'_>) -> std::io::Result<()> {
+        let Some(b) = crate::blocks::find(&self.blocks, &mut self.last, p.block, |b| &b.name)
+        else {
+            return Ok(());
+        };
+        let mut scratch = std::mem::take(&mut self.page);
+        scratch.resize(p.page_size as usize, 0);
+        let r = self.page_with(b, p, &mut scratch);
+        self.page = scratch;
+        r
+    }
+
+    /// Writes page `p` of block `b`; `scratch` is a page-sized buffer.
+    fn page_with(&mut self, b: usize, p: &RamPage<'_>, scratch: &mut [u8]) -> std::io::Result<()> {
+        let content: &[u8] = match p.data {
+            PageData::Raw(d) => d,
+            PageData::Fill(c) => {
+                scratch.fill(c);
+                scratch
+            }
+            PageData::Xbzrle(delta) => {
+                // The delta applies to the page's previous copy, which is
+                // in the image (or a hole: zeros).
+                self.flush()?;
+                scratch.fill(0);
+                read_at(&self.blocks[b].file, scratch, p.addr)?;
+                if !apply_xbzrle(delta, scratch) {
+                    return Err(bad_page("XBZRLE delta", p));
+                }
+                scratch
+            }
+            PageData::Compressed(z) => match inflate(z, scratch.len()) {
+                Some(page) if page.len() == scratch.len() => {
+                    scratch.copy_from_slice(&page);
+                    scratch
+                }
+                _ => return Err(bad_page("zlib page", p)),
+            },
+        };
+        let index = p.addr / p.page_size;
+        let zero = content.iter().all(|&x| x == 0);
+        if zero && !self.blocks[b].dirty(index) {
+            return Ok(());
+        }
+        self.blocks[b].mark(index, !zero);
+        self.write(b, p.addr, content)
+    }
+
+    fn io(&mut self, r: std::io::Result<()>) {
+        if let Err(e) = r {
+            self.failed.get_or_insert(Failure::Io {
+                what: self.dir.display().to_string(),
+                error: e,
+            });
+        }
+    }
+
+    /// Writes what is pending and closes the images; returns their names.
+    fn finish(mut self) -> Result<Vec<String>, Failure> {
+        let r = self.flush();
+        self.io(r);
+        match self.failed {
+            Some(f) => Err(f),
+            None => Ok(self.blocks.into_iter().map(|b| b.file_name).collect()),
+        }
+    }
+}
+
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read_at(&mut buf[done..], at + done as u64)? {
+            0 => break,
+            n => done += n,
+        }
+    }
+    Ok(())
+}
+
+fn bad_page(what: &str, p: &RamPage<'_>) -> std::io::Error {
+    let block = String::from_utf8_lossy(p.block);
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("malformed {what} for {block} page {:#x}", p.addr),
+    )
+}
+
+impl Sink for Images {}
+
+impl Visitor for Images {
+    fn ram_block(&mut self, b: &RamBlock<'_>) {
+        if self.failed.is_some() {
+            return;
+        }
+        let file_name = image_name(b.name);
+        let open = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(self.dir.join(&file_name));
+        let r = open.and_then(|file| {
+            file.set_len(b.used_length)?;
+            Ok(file)
+        });
+        match r {
+            Ok(file) => self.blocks.push(Image {
+                name: b.name.to_vec(),
+                file_name,
+                file,
+                dirty: Vec::new(),
+            }),
+            Err(e) => self.io(Err(e)),
+        }
+    }
+    fn ram_page(&mut self, p: &RamPage<'_>) {
+        if self.failed.is_none() {
+            let r = self.page(p);
+            self.io(r);
+        }
+    }
+}
+
+/// Runs `qevm extract`: writes into `dir` and lists what it wrote on `out`.
+pub fn run(path: &str, dir: &Path, opts: &Options, out: &mut impl Write) -> Result<(), Failure> {
+    let name = input::display_name(path);
+    fs::create_dir_all(dir).map_err(Failure::io(dir.display()))?;
+    let state_path = dir.join("state.json");
+    let state_file = File::create(&state_path).map_err(Failure::io(state_path.display()))?;
+    let state = StateWriter::new(
+        BufWriter::new(state_file),
+        &state_path.display().to_string(),
+        false,
+    );
+    let mut tee = Tee(state, Images::new(dir));
+    let decoded = input::decode(path, opts, &mut tee)?;
+    let Tee(state, images) = tee;
+    state.finish()?;
+    let names = images.finish()?;
+    let stdout = |r: std::io::Result<()>| r.map_err(Failure::io("standard output"));
+    match &decoded.vmdesc {
+        Some(json) => {
+            let v = qevm::analyze::desc_json(json).map_err(|error| Failure::Json {
+                input: name.to_string(),
+                error,
+            })?;
+            let desc_path = dir.join("desc.json");
+            let mut f =
+                BufWriter::new(File::create(&desc_path).map_err(Failure::io(desc_path.display()))?);
+            crate::jsonout::print(&mut f, &v)
+                .and_then(|()| f.flush())
+                .map_err(Failure::io(desc_path.display()))?;
+            stdout(writeln!(out, "desc.json"))?;
+        }
+        None => eprintln!("qevm: {name}: the stream has no vmdesc: desc.json not written"),
+    }
+    for n in names {
+        stdout(writeln!(out, "{n}"))?;
+    }
+    stdout(writeln!(out, "state.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_name;
+
+    #[test]
+    fn block_names_become_flat_file_names() {
+        assert_eq!(image_name(b"pc.ram"), "pc.ram.img");
+        assert_eq!(
+            image_name(b"/rom@etc/acpi/tables"),
+            "%2From@etc%2Facpi%2Ftables.img"
+        );
+        assert_eq!(
+            image_name(b"0000:00:02.0/vga.rom"),
+            "0000:00:02.0%2Fvga.rom.img"
+        );
+        assert_eq!(
+            image_name(b"../../etc/passwd"),
+            "%2E.%2F..%2Fetc%2Fpasswd.img"
+        );
+        assert_eq!(image_name(b".."), "%2E..img");
+        assert!(!image_name(b"a\0b/c d").contains(['/', '\0', ' ']));
+    }
+}

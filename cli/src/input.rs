@@ -1,0 +1,537 @@
+//! Reading a stream, from a regular file or from a pipe, into a [`Sink`].
+//!
+//! A regular file is read twice, cheaply: its tail first (the vmdesc sits
+//! after the EOF record), then once forward in 256 KiB chunks through the
+//! core's push decoder. A pipe or standard input (`-`) is read once: the
+//! vmdesc arrives last (its bytes come with the decoder's `vmdesc` event),
+//! so device sections are set aside as raw payloads (small) and decoded
+//! when it has arrived. RAM pages are never kept, so memory stays bounded
+//! whatever the stream's size.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Seek, SeekFrom};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use qevm::vmdesc::{find_trailer, FieldDesc};
+use qevm::{
+    decode_payload, Command, Configuration, Decoder, ErrorKind, Ignore, Path, RamBlock, RamPage,
+    RecordKind, SectionHeader, Tee, Value, Visitor, VmDesc,
+};
+
+use crate::fail::Failure;
+
+/// Devices a vmdesc may list.
+pub const DEVICES: usize = 2048;
+/// A parsed vmdesc.
+pub type Desc<'d> = VmDesc<'d, DEVICES>;
+
+/// Bytes read and fed at a time (small enough to stay in the L2 cache).
+const CHUNK: usize = 256 << 10;
+/// The largest vmdesc read (QEMU's are tens of KiB).
+pub const VMDESC_MAX: usize = 16 << 20;
+/// The push decoder's buffer: the largest record that may straddle chunks,
+/// and large enough to hold the whole trailer of a vmdesc of `VMDESC_MAX`
+/// bytes (type byte, length, JSON), whose bytes then come with the event.
+const HOLD: usize = VMDESC_MAX + 5;
+/// How much of a file's end is searched for the vmdesc: the first size,
+/// then the second if the first does not hold it.
+const TAILS: [u64; 2] = [1 << 20, HOLD as u64];
+/// Inputs at least this large get a progress bar on a terminal.
+const PROGRESS_MIN: u64 = 256 << 20;
+
+/// A [`Visitor`] that also learns about device sections set aside while
+/// reading from a pipe: their events come after the stream's end, once the
+/// vmdesc is known, and `deferred` marks the place they had in the stream.
+pub trait Sink: Visitor {
+    /// Decoding begins with this target page size: the caller's, the
+    /// vmdesc's or the default (the configuration may still change it;
+    /// each [`RamPage`] carries the one in use).
+    fn begin(&mut self, _page_size: u64) {}
+    /// A device section was read at this point and set aside.
+    fn deferred(&mut self, _section: &SectionHeader<'_>) {}
+}
+
+impl Sink for Ignore {}
+
+impl<A: Sink, B: Sink> Sink for Tee<A, B> {
+    fn begin(&mut self, page_size: u64) {
+        self.0.begin(page_size);
+        self.1.begin(page_size);
+    }
+    fn deferred(&mut self, s: &SectionHeader<'_>) {
+        self.0.deferred(s);
+        self.1.deferred(s);
+    }
+}
+
+/// What the input layer learned besides the events.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The vmdesc JSON, if the stream has one.
+    pub vmdesc: Option<Vec<u8>>,
+    /// Bytes read.
+    pub size: u64,
+    /// The target page size the decoder used.
+    pub page_size: u64,
+}
+
+/// An opened input.
+enum Source {
+    /// A regular file of known length.
+    File(File, u64),
+    /// Standard input, a FIFO or a device: read once, forward only.
+    Stream(Box<dyn Read + Send>),
+}
+
+fn open(path: &str) -> Result<Source, Failure> {
+    if path == "-" {
+        return Ok(Source::Stream(Box::new(io::stdin())));
+    }
+    let file = File::open(path).map_err(Failure::io(path))?;
+    let meta = file.metadata().map_err(Failure::io(path))?;
+    Ok(if meta.is_file() {
+        Source::File(file, meta.len())
+    } else {
+        Source::Stream(Box::new(file))
+    })
+}
+
+/// The name to use for `path` in messages.
+pub fn display_name(path: &str) -> &str {
+    if path == "-" {
+        "<stdin>"
+    } else {
+        path
+    }
+}
+
+/// How to read inputs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The target page size, for streams that carry it neither in the
+    /// configuration nor in a vmdesc read first (8192 on sparc64 and alpha
+    /// when streaming).
+    pub page_size: Option<u64>,
+}
+
+impl Options {
+    fn decoder<'v, 'd, 'b>(
+        &self,
+        desc: Option<&'v Desc<'d>>,
+        hold: &'b mut [u8],
+    ) -> Decoder<'v, 'd, 'b, DEVICES> {
+        let d = Decoder::new(desc, hold);
+        match self.page_size {
+            Some(p) => d.with_page_size(p),
+            None => d,
+        }
+    }
+}
+
+/// Decodes the stream at `path` (`-`: standard input) into `sink`.
+pub fn decode<S: Sink>(path: &str, opts: &Options, sink: &mut S) -> Result<Decoded, Failure> {
+    let name = display_name(path);
+    match open(path)? {
+        Source::File(mut file, len) => {
+            let vmdesc = tail_vmdesc(&mut file, len, name)?;
+            let desc = match &vmdesc {
+                Some((json, at)) => Some(parse_desc(json, *at, name)?),
+                None => None,
+            };
+            file.seek(SeekFrom::Start(0)).map_err(Failure::io(name))?;
+            let front = Front::new(sink, false);
+            let (_, size, page_size) = run(&mut file, Some(len), name, opts, desc.as_ref(), front)?;
+            drop(desc);
+            Ok(Decoded {
+                vmdesc: vmdesc.map(|v| v.0),
+                size,
+                page_size,
+            })
+        }
+        Source::Stream(mut r) => stream(&mut r, name, opts, sink),
+    }
+}
+
+/// The vmdesc JSON of the stream at `path`: a file's tail is enough; a
+/// pipe is decoded to its end.
+pub fn read_vmdesc(path: &str, opts: &Options) -> Result<Option<Vec<u8>>, Failure> {
+    match open(path)? {
+        Source::File(mut file, len) => {
+            Ok(tail_vmdesc(&mut file, len, display_name(path))?.map(|v| v.0))
+        }
+        Source::Stream(_) => Ok(decode(path, opts, &mut Ignore)?.vmdesc),
+    }
+}
+
+/// Reads the end of a file and finds the vmdesc there: its JSON and the
+/// JSON's absolute offset.
+fn tail_vmdesc(file: &mut File, len: u64, name: &str) -> Result<Option<(Vec<u8>, u64)>, Failure> {
+    for tail_len in TAILS {
+        let n = len.min(tail_len);
+        file.seek(SeekFrom::Start(len - n))
+            .map_err(Failure::io(name))?;
+        let mut tail = vec![0u8; n as usize];
+        file.read_exact(&mut tail).map_err(Failure::io(name))?;
+        if let Some((start, json_len)) = find_trailer(&tail) {
+            tail.truncate(start + json_len);
+            tail.drain(..start);
+            return Ok(Some((tail, len - n + start as u64)));
+        }
+        if n == len {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// Parses a vmdesc found at absolute offset `at`.
+pub fn parse_desc<'d>(json: &'d [u8], at: u64, name: &str) -> Result<Desc<'d>, Failure> {
+    Desc::parse(json).map_err(|e| {
+        let mut error = qevm::Error::new(at + e.offset as u64, ErrorKind::Vmdesc(e));
+        error.record = Some(RecordKind::VmDescription);
+        Failure::decode(name, error)
+    })
+}
+
+/// Decodes `r` (`total` bytes long if known, `name` in messages) through
+/// `desc` if known into `front`; returns it, the bytes read and the page
+/// size the decoder ended with.
+fn run<'s, S: Sink>(
+    r: &mut dyn Read,
+    total: Option<u64>,
+    name: &str,
+    opts: &Options,
+    desc: Option<&Desc<'_>>,
+    mut front: Front<'s, S>,
+) -> Result<(Front<'s, S>, u64, u64), Failure> {
+    let mut hold = vec![0u8; HOLD];
+    let mut d = opts.decoder(desc, &mut hold);
+    front.sink.begin(d.page_size());
+    let size = pump(r, total, name, |chunk| {
+        d.feed(chunk, &mut front)
+            .map_err(|e| Failure::decode(name, e))
+    })?;
+    d.finish(&mut front).map_err(|e| Failure::decode(name, e))?;
+    front.live();
+    front.trailer(name)?;
+    let page_size = d.page_size();
+    Ok((front, size, page_size))
+}
+
+/// Reads `r` to its end in chunks, handing each to `feed`; returns the
+/// bytes read.
+fn pump(
+    r: &mut dyn Read,
+    total: Option<u64>,
+    name: &str,
+    mut feed: impl FnMut(&[u8]) -> Result<(), Failure>,
+) -> Result<u64, Failure> {
+    let mut progress = Progress::new(total);
+    let mut chunk = vec![0u8; CHUNK];
+    let mut at = 0u64;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => return Ok(at),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::io(name)(e)),
+        };
+        feed(&chunk[..n])?;
+        at += n as u64;
+        progress.advance(at);
+    }
+}
+
+/// A progress bar on standard error, for large inputs on a terminal only.
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: Option<u64>,
+    tty: bool,
+}
+
+impl Progress {
+    fn new(total: Option<u64>) -> Self {
+        let tty = io::stderr().is_terminal();
+        let mut p = Progress {
+            bar: None,
+            total,
+            tty,
+        };
+        if let Some(len) = total.filter(|&t| tty && t >= PROGRESS_MIN) {
+            let bar = ProgressBar::new(len);
+            let style = ProgressStyle::with_template(
+                "{bytes}/{total_bytes} {wide_bar} {binary_bytes_per_sec} eta {eta}",
+            );
+            bar.set_style(style.unwrap_or_else(|_| ProgressStyle::default_bar()));
+            p.bar = Some(bar);
+        }
+        p
+    }
+
+    /// `done` bytes have been read. A pipe of unknown length gets a byte
+    /// counter once it passes the size threshold.
+    fn advance(&mut self, done: u64) {
+        if self.bar.is_none() && self.tty && self.total.is_none() && done >= PROGRESS_MIN {
+            let bar = ProgressBar::new_spinner();
+            let style = ProgressStyle::with_template("{spinner} {bytes} {binary_bytes_per_sec}");
+            bar.set_style(style.unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A section header that outlives its event.
+#[derive(Debug, Clone)]
+struct OwnedHeader {
+    kind: RecordKind,
+    section_id: u32,
+    name: Vec<u8>,
+    instance_id: u32,
+    version_id: u32,
+    offset: u64,
+}
+
+impl OwnedHeader {
+    fn of(h: &SectionHeader<'_>) -> Self {
+        OwnedHeader {
+            kind: h.kind,
+            section_id: h.section_id,
+            name: h.name.to_vec(),
+            instance_id: h.instance_id,
+            version_id: h.version_id,
+            offset: h.offset,
+        }
+    }
+
+    fn view(&self) -> SectionHeader<'_> {
+        SectionHeader {
+            kind: self.kind,
+            section_id: self.section_id,
+            name: &self.name,
+            instance_id: self.instance_id,
+            version_id: self.version_id,
+            offset: self.offset,
+        }
+    }
+}
+
+/// A device section set aside until the vmdesc arrives.
+struct Kept {
+    header: OwnedHeader,
+    payload: Vec<u8>,
+    /// Absolute offset of the payload.
+    at: u64,
+}
+
+/// Stands between the decoder and the sink. It passes the events on and
+/// takes the vmdesc trailer's bytes from its event. When `defer` is set
+/// (a vmdesc-less decoder, reading a pipe), device sections reported raw
+/// are kept for [`replay`] instead: a section's start is held back until
+/// its next event shows whether it is raw.
+struct Front<'s, S: Sink> {
+    sink: &'s mut S,
+    defer: bool,
+    pending: Option<OwnedHeader>,
+    raw: Option<Kept>,
+    kept: Vec<Kept>,
+    /// The vmdesc JSON's offset, once seen, and its bytes (kept only when
+    /// `defer` is set).
+    json_at: Option<u64>,
+    json: Option<Vec<u8>>,
+    /// A vmdesc too large for the decoder's buffer: offset and length.
+    passed_over: Option<(u64, u32)>,
+}
+
+impl<'s, S: Sink> Front<'s, S> {
+    fn new(sink: &'s mut S, defer: bool) -> Self {
+        Front {
+            sink,
+            defer,
+            pending: None,
+            raw: None,
+            kept: Vec::new(),
+            json_at: None,
+            json: None,
+            passed_over: None,
+        }
+    }
+
+    /// The sink, after it has seen any section start held back.
+    fn live(&mut self) -> &mut S {
+        if let Some(h) = self.pending.take() {
+            self.sink.section_start(&h.view());
+        }
+        self.sink
+    }
+
+    /// Fails if the stream ended with a vmdesc the decoder could not hold.
+    fn trailer(&self, name: &str) -> Result<(), Failure> {
+        match self.passed_over {
+            Some((at, len)) => {
+                let kind = ErrorKind::RecordTooLarge {
+                    needed: len as u64 + 5,
+                    capacity: HOLD,
+                };
+                let mut e = qevm::Error::new(at.saturating_sub(5), kind);
+                e.record = Some(RecordKind::VmDescription);
+                Err(Failure::decode(name, e))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl<S: Sink> Visitor for Front<'_, S> {
+    fn header(&mut self, version: u32) {
+        self.live().header(version)
+    }
+    fn configuration(&mut self, config: &Configuration<'_>) {
+        self.live().configuration(config)
+    }
+    fn section_start(&mut self, section: &SectionHeader<'_>) {
+        self.live();
+        if self.defer {
+            self.pending = Some(OwnedHeader::of(section));
+        } else {
+            self.sink.section_start(section);
+        }
+    }
+    fn value(&mut self, p: &Path<'_, '_>, f: &FieldDesc<'_>, v: &Value<'_>) {
+        self.live().value(p, f, v)
+    }
+    fn struct_start(&mut self, p: &Path<'_, '_>, f: &FieldDesc<'_>) {
+        self.live().struct_start(p, f)
+    }
+    fn struct_end(&mut self, p: &Path<'_, '_>, f: &FieldDesc<'_>) {
+        self.live().struct_end(p, f)
+    }
+    fn subsection_start(&mut self, p: &Path<'_, '_>, name: &[u8], version: u32) {
+        self.live().subsection_start(p, name, version)
+    }
+    fn subsection_end(&mut self, p: &Path<'_, '_>, name: &[u8]) {
+        self.live().subsection_end(p, name)
+    }
+    fn raw_payload(&mut self, section: &SectionHeader<'_>, payload: &[u8]) {
+        match self.pending.take() {
+            Some(header) => {
+                self.raw = Some(Kept {
+                    header,
+                    payload: payload.to_vec(),
+                    at: 0,
+                })
+            }
+            None => self.sink.raw_payload(section, payload),
+        }
+    }
+    fn section_end(&mut self, section: &SectionHeader<'_>, end: u64) {
+        match self.raw.take() {
+            Some(mut k) => {
+                k.at = end - k.payload.len() as u64;
+                self.sink.deferred(&k.header.view());
+                self.kept.push(k);
+            }
+            None => self.live().section_end(section, end),
+        }
+    }
+    fn footer(&mut self, section_id: u32) {
+        self.live().footer(section_id)
+    }
+    fn ram_block(&mut self, block: &RamBlock<'_>) {
+        self.live().ram_block(block)
+    }
+    fn ram_page(&mut self, page: &RamPage<'_>) {
+        self.live().ram_page(page)
+    }
+    fn ram_flush(&mut self) {
+        self.live().ram_flush()
+    }
+    fn skipped(&mut self, what: &[u8], offset: u64, len: u64) {
+        self.live().skipped(what, offset, len)
+    }
+    fn command(&mut self, command: &Command<'_>) {
+        self.live().command(command)
+    }
+    fn package_start(&mut self, len: u32) {
+        self.live().package_start(len)
+    }
+    fn package_end(&mut self) {
+        self.live().package_end()
+    }
+    fn eof(&mut self) {
+        self.live().eof()
+    }
+    fn vmdesc(&mut self, offset: u64, len: u32, json: Option<&[u8]>) {
+        self.live().vmdesc(offset, len, json);
+        self.json_at = Some(offset);
+        match json {
+            Some(j) if self.defer => self.json = Some(j.to_vec()),
+            Some(_) => {}
+            None => self.passed_over = Some((offset, len)),
+        }
+    }
+}
+
+/// Decodes a forward-only stream: device sections are kept raw until the
+/// vmdesc at the end is known, then decoded in stream order.
+fn stream<S: Sink>(
+    r: &mut dyn Read,
+    name: &str,
+    opts: &Options,
+    sink: &mut S,
+) -> Result<Decoded, Failure> {
+    let (front, size, page_size) = run(r, None, name, opts, None, Front::new(sink, true))?;
+    let Front {
+        sink,
+        kept,
+        json_at,
+        json,
+        ..
+    } = front;
+    let desc = match (&json, json_at) {
+        (Some(json), Some(at)) => Some(parse_desc(json, at, name)?),
+        _ => None,
+    };
+    for k in &kept {
+        replay(k, desc.as_ref(), name, sink)?;
+    }
+    drop(desc);
+    Ok(Decoded {
+        vmdesc: json,
+        size,
+        page_size,
+    })
+}
+
+/// Sends a kept device section's events: decoded through the vmdesc when
+/// it describes the section, raw otherwise (as a file decode would).
+fn replay<S: Sink>(
+    k: &Kept,
+    desc: Option<&Desc<'_>>,
+    name: &str,
+    sink: &mut S,
+) -> Result<(), Failure> {
+    let h = k.header.view();
+    if let Some(desc) = desc {
+        // It sends no events when it fails, and falls back to raw itself
+        // where a file decode would.
+        match decode_payload(desc, &h, &k.payload, k.at, sink) {
+            Err(e) if e.kind == ErrorKind::Unframeable => {}
+            r => return r.map_err(|e| Failure::decode(name, e)),
+        }
+    }
+    sink.section_start(&h);
+    sink.raw_payload(&h, &k.payload);
+    sink.section_end(&h, k.at + k.payload.len() as u64);
+    Ok(())
+}
