@@ -7,7 +7,9 @@ use qevm::vmdesc::find_trailer;
 use qevm::{Decoder, VmDesc};
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&seed, data)) = input.split_first() else { return };
+    let Some((&seed, data)) = input.split_first() else {
+        return;
+    };
     let mut slice = qevm_fuzz::Touch::default();
     let want = qevm::decode(data, &mut slice);
 

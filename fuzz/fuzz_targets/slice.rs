@@ -7,6 +7,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let mut t = qevm_fuzz::Touch::default();
     if let Err(e) = qevm::decode(data, &mut t) {
-        assert!(e.offset <= data.len() as u64 + 1 || matches!(e.kind, qevm::ErrorKind::Truncated { .. }));
+        assert!(
+            e.offset <= data.len() as u64 + 1
+                || matches!(e.kind, qevm::ErrorKind::Truncated { .. })
+        );
     }
 });

@@ -10,7 +10,9 @@ use qevm::{RecordKind, SectionHeader};
 static STREAM_TAIL: &[u8] = include_bytes!("../../tests/fixtures/x86_64-pc-devices-10.0.mig");
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&pick, payload)) = input.split_first() else { return };
+    let Some((&pick, payload)) = input.split_first() else {
+        return;
+    };
     let (s, l) = find_trailer(STREAM_TAIL).expect("trailer");
     let desc = VmDesc::<512>::parse(&STREAM_TAIL[s..s + l]).expect("vmdesc");
     let devs = desc.devices();

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use qevm::vmdesc::{FieldDesc, StructDesc, VmDesc};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(desc) = VmDesc::<64>::parse(data) else { return };
+    let Ok(desc) = VmDesc::<64>::parse(data) else {
+        return;
+    };
     let json = desc.json();
     let _ = desc.configuration();
     for dev in desc.devices() {

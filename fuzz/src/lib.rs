@@ -32,7 +32,10 @@ pub struct Touch {
 
 impl Default for Touch {
     fn default() -> Self {
-        Touch { h: Fnv(0xcbf2_9ce4_8422_2325), events: 0 }
+        Touch {
+            h: Fnv(0xcbf2_9ce4_8422_2325),
+            events: 0,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use qevm::vmdesc::find_trailer;
-use qevm::{SectionHeader, VmDesc, Visitor};
+use qevm::{SectionHeader, Visitor, VmDesc};
 
 /// Collects raw device payloads (the stream decoded without its vmdesc).
 struct Payloads<'d> {
@@ -17,7 +17,12 @@ struct Payloads<'d> {
 
 impl Visitor for Payloads<'_> {
     fn raw_payload(&mut self, s: &SectionHeader<'_>, payload: &[u8]) {
-        if let Some(i) = self.desc.devices().iter().position(|d| d.instance_id == s.instance_id && d.name.eq_bytes(s.name)) {
+        if let Some(i) = self
+            .desc
+            .devices()
+            .iter()
+            .position(|d| d.instance_id == s.instance_id && d.name.eq_bytes(s.name))
+        {
             let mut seed = vec![i as u8];
             seed.extend_from_slice(payload);
             self.out.push(seed);
@@ -31,9 +36,15 @@ fn main() {
     for t in ["slice", "push", "vmdesc", "state"] {
         fs::create_dir_all(root.join("corpus").join(t)).unwrap();
     }
-    let mut names: Vec<_> = fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut names: Vec<_> = fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     names.sort();
-    for p in names.iter().filter(|p| p.extension().is_some_and(|e| e == "mig")) {
+    for p in names
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "mig"))
+    {
         let data = fs::read(p).unwrap();
         let stem = p.file_stem().unwrap().to_string_lossy();
         if let Some((s, l)) = find_trailer(&data) {
@@ -51,10 +62,17 @@ fn main() {
     let data = fs::read(fixtures.join("x86_64-pc-devices-10.0.mig")).unwrap();
     let (s, l) = find_trailer(&data).unwrap();
     let desc = VmDesc::<512>::parse(&data[s..s + l]).unwrap();
-    let mut v = Payloads { desc: &desc, out: Vec::new() };
+    let mut v = Payloads {
+        desc: &desc,
+        out: Vec::new(),
+    };
     qevm::decode_with::<_, 1>(&data, None, &mut v).unwrap();
     for (i, seed) in v.out.iter().enumerate() {
-        fs::write(root.join("corpus/state").join(format!("payload-{i:03}")), seed).unwrap();
+        fs::write(
+            root.join("corpus/state").join(format!("payload-{i:03}")),
+            seed,
+        )
+        .unwrap();
     }
     println!("seeded from {}", fixtures.display());
 }
