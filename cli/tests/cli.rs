@@ -512,3 +512,52 @@ fn every_subcommand_has_help() {
         );
     }
 }
+
+/// `from` replaced by `to` (same length) everywhere in `data`.
+fn replace_all(data: &mut [u8], from: &[u8], to: &[u8]) -> usize {
+    assert_eq!(from.len(), to.len());
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(at) = data[i..].windows(from.len()).position(|w| w == from) {
+        data[i + at..i + at + to.len()].copy_from_slice(to);
+        i += at + to.len();
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn extract_never_writes_outside_its_directory() {
+    // A real stream whose RAM block names (in the block table and in every
+    // page that names its block) become "../../x" and an absolute path.
+    let mut data = std::fs::read(fixture("x86_64-pc-10.0.mig")).unwrap();
+    assert!(replace_all(&mut data, b"\x07pc.bios", b"\x07../../x") >= 2);
+    assert!(replace_all(&mut data, b"\x06pc.rom", b"\x06/qevm1") >= 2);
+    assert!(!Path::new("/qevm1").exists());
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("hostile.mig");
+    std::fs::write(&hostile, &data).unwrap();
+    let out = dir.path().join("a/b/out");
+    let o = qevm(&["extract", s(&hostile), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"%2E.%2F..%2Fx.img".to_string()),
+        "{names:?}"
+    );
+    assert!(names.contains(&"%2Fqevm1.img".to_string()), "{names:?}");
+    // Nothing appeared beside or above the output directory.
+    assert!(!Path::new("/qevm1").exists());
+    assert!(!dir.path().join("a/x").exists() && !dir.path().join("x").exists());
+    let above: Vec<_> = std::fs::read_dir(dir.path().join("a")).unwrap().collect();
+    assert_eq!(above.len(), 1, "only a/b");
+    let mut top: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["a", "hostile.mig"]);
+}
