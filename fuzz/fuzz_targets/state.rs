@@ -3,18 +3,28 @@
 //! picks the device.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use qevm::vmdesc::{find_trailer, VmDesc};
 use qevm::{RecordKind, SectionHeader};
 
-static STREAM_TAIL: &[u8] = include_bytes!("../../tests/fixtures/x86_64-pc-devices-10.0.mig");
+static STREAM: &[u8] = include_bytes!("../../tests/fixtures/x86_64-pc-devices-10.0.mig");
+
+/// The vmdesc, parsed once: the walker, not the JSON index, is under test.
+fn desc() -> &'static VmDesc<'static, 512> {
+    static DESC: OnceLock<VmDesc<'static, 512>> = OnceLock::new();
+    DESC.get_or_init(|| {
+        let (s, l) = find_trailer(STREAM).expect("trailer");
+        VmDesc::parse(&STREAM[s..s + l]).expect("vmdesc")
+    })
+}
 
 fuzz_target!(|input: &[u8]| {
     let Some((&pick, payload)) = input.split_first() else {
         return;
     };
-    let (s, l) = find_trailer(STREAM_TAIL).expect("trailer");
-    let desc = VmDesc::<512>::parse(&STREAM_TAIL[s..s + l]).expect("vmdesc");
+    let desc = desc();
     let devs = desc.devices();
     let dev = &devs[pick as usize % devs.len()];
     let mut name: heapless::String<128> = heapless::String::new();
@@ -28,5 +38,5 @@ fuzz_target!(|input: &[u8]| {
         offset: 0,
     };
     let mut t = qevm_fuzz::Touch::default();
-    let _ = qevm::decode_payload(&desc, &header, payload, 0, &mut t);
+    let _ = qevm::decode_payload(desc, &header, payload, 0, &mut t);
 });
