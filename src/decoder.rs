@@ -585,11 +585,7 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                 }
             }
             0x01 | 0x04 => {
-                let kind = if t == 0x01 {
-                    RecordKind::SectionStart
-                } else {
-                    RecordKind::SectionFull
-                };
+                let kind = section_kind(t);
                 self.ctx_record = Some(kind);
                 let h = section::full_header(cur)?;
                 self.set_section(kind, h.name);
@@ -651,11 +647,7 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                 }
             }
             0x02 | 0x03 => {
-                let kind = if t == 0x02 {
-                    RecordKind::SectionPart
-                } else {
-                    RecordKind::SectionEnd
-                };
+                let kind = section_kind(t);
                 self.ctx_record = Some(kind);
                 let id = cur.be32()?;
                 let Some(slot) = self.open.iter().position(|o| o.id == id) else {
@@ -927,6 +919,16 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
         self.table.ignore_shared = config.has_capability("x-ignore-shared");
         self.table.mapped_ram = config.has_capability("mapped-ram");
         Ok(())
+    }
+}
+
+/// The section record kind of type byte 0x01 to 0x04.
+fn section_kind(t: u8) -> RecordKind {
+    match t {
+        0x01 => RecordKind::SectionStart,
+        0x02 => RecordKind::SectionPart,
+        0x03 => RecordKind::SectionEnd,
+        _ => RecordKind::SectionFull,
     }
 }
 
