@@ -4,6 +4,8 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod reference;
+
 use qevm_wasm::extract::{Collect, Run};
 use qevm_wasm::native::{block_on, MemSource};
 use qevm_wasm::run::{decode, parse_vmdesc, pump, read_vmdesc, Options};
@@ -89,29 +91,8 @@ fn block_image_matches_the_pages() {
             }
         }
     }
-    // reference: the core's slice decoder, pages applied in stream order
-    struct Ref(Vec<u8>);
-    impl qevm::Visitor for Ref {
-        fn ram_block(&mut self, b: &qevm::RamBlock<'_>) {
-            if b.name == b"pc.ram" {
-                self.0 = vec![0; b.used_length as usize];
-            }
-        }
-        fn ram_page(&mut self, p: &qevm::RamPage<'_>) {
-            if p.block != b"pc.ram" {
-                return;
-            }
-            let a = p.addr as usize;
-            match p.data {
-                qevm::PageData::Fill(b) => self.0[a..a + 4096].fill(b),
-                qevm::PageData::Raw(d) => self.0[a..a + d.len()].copy_from_slice(d),
-                _ => panic!(),
-            }
-        }
-    }
-    let mut r = Ref(Vec::new());
-    qevm::decode(&data, &mut r).unwrap();
-    assert_eq!(img.len(), r.0.len());
-    assert!(img == r.0, "image differs");
+    let want = reference::block_image(&data, b"pc.ram");
+    assert_eq!(img.len(), want.len());
+    assert!(img == want, "image differs");
     assert!(img.iter().any(|b| *b != 0));
 }

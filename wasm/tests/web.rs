@@ -4,6 +4,8 @@
 
 #![cfg(target_arch = "wasm32")]
 
+mod reference;
+
 use js_sys::{Array, Function, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -175,29 +177,12 @@ async fn bytes_of(b: &Blob) -> Vec<u8> {
 
 #[wasm_bindgen_test]
 async fn a_ram_block_image_equals_the_pages() {
-    struct Ref(Vec<u8>);
-    impl qevm::Visitor for Ref {
-        fn ram_block(&mut self, b: &qevm::RamBlock<'_>) {
-            if b.name == b"pc.ram" {
-                self.0 = vec![0; b.used_length as usize];
-            }
-        }
-        fn ram_page(&mut self, p: &qevm::RamPage<'_>) {
-            let a = p.addr as usize;
-            match (p.block == b"pc.ram", p.data) {
-                (true, qevm::PageData::Fill(b)) => self.0[a..a + 4096].fill(b),
-                (true, qevm::PageData::Raw(d)) => self.0[a..a + d.len()].copy_from_slice(d),
-                _ => {}
-            }
-        }
-    }
-    let mut want = Ref(Vec::new());
-    qevm::decode(PC, &mut want).unwrap();
+    let want = reference::block_image(PC, b"pc.ram");
     let img = qevm_wasm::extract_block(blob(PC), "pc.ram".into(), opts(99_991), None)
         .await
         .unwrap();
     assert_eq!(img.size() as usize, 32 << 20);
-    assert!(bytes_of(&img).await == want.0, "image differs");
+    assert!(bytes_of(&img).await == want, "image differs");
     let e = qevm_wasm::extract_block(blob(PC), "nope".into(), JsValue::UNDEFINED, None).await;
     assert!(e.unwrap_err().as_string().unwrap().contains("no RAM block"));
 }
