@@ -7,12 +7,12 @@
 use crate::command;
 use crate::configuration;
 use crate::cursor::{Cursor, Parsed, Stop};
-use crate::error::{write_capped, Error, ErrorKind, Limit, RecordKind};
+use crate::error::{write_capped, Error, ErrorKind, Limit, RecordKind, SECTION_TEXT};
 use crate::iterative::{self, Step};
 use crate::ram::{self, Blocks, Entry, TableFlags};
 use crate::section::{self, FOOTER};
-use crate::state::Walker;
-use crate::visitor::{Ignore, RamBlock, RamPage, SectionHeader, Visitor};
+use crate::state::{frame, walk};
+use crate::visitor::{RamBlock, RamPage, SectionHeader, Visitor};
 use crate::vmdesc::{find_trailer, VmDesc, DEFAULT_DEVICES};
 use crate::Limits;
 
@@ -163,15 +163,7 @@ pub fn decode_payload<V: Visitor, const N: usize>(
     let fail = |at: u64, kind: ErrorKind, path: &str| {
         let mut e = Error::new(at, kind);
         e.record = Some(header.kind);
-        write_capped(
-            &mut e.section,
-            format_args!(
-                "{}",
-                crate::visitor::Path {
-                    segments: &[crate::visitor::Segment::Stream(header.name)]
-                }
-            ),
-        );
+        e.section = section_text(header.name);
         write_capped(&mut e.path, format_args!("{path}"));
         e
     };
@@ -179,21 +171,10 @@ pub fn decode_payload<V: Visitor, const N: usize>(
         return Err(fail(payload_offset, ErrorKind::Unframeable, ""));
     };
     let sd = desc.device_struct(dev);
-    // Frame first without events, so that a failure sends none.
-    let mut ignore = Ignore;
-    let mut frame = Walker::new(
-        payload,
-        desc.json(),
-        header.name,
-        &mut ignore,
-        Limits::default(),
-    );
-    let framed = frame.walk_struct(&sd);
-    let (used, path) = (frame.cur.pos(), frame.err_path.clone());
     let end = payload_offset + payload.len() as u64;
-    match framed {
-        Ok(()) if used == payload.len() => {}
-        Ok(()) => {
+    match frame(payload, desc.json(), header.name, &sd, Limits::default()) {
+        Ok(used) if used == payload.len() => {}
+        Ok(used) => {
             return Err(fail(
                 payload_offset + used as u64,
                 ErrorKind::TrailingData,
@@ -202,33 +183,37 @@ pub fn decode_payload<V: Visitor, const N: usize>(
         }
         // As in a whole-stream decode: old QEMU's loose pointer-array
         // description leaves the payload raw.
-        Err(Stop::Fail {
-            kind: ErrorKind::UndescribedElement,
-            ..
-        }) => {
+        Err((
+            Stop::Fail {
+                kind: ErrorKind::UndescribedElement,
+                ..
+            },
+            _,
+        )) => {
             visitor.section_start(header);
             visitor.raw_payload(header, payload);
             visitor.section_end(header, end);
             return Ok(());
         }
-        Err(Stop::Need(n)) => {
+        Err((Stop::Need(n), path)) => {
             let kind = ErrorKind::Truncated {
                 needed: n.saturating_sub(payload.len() as u64).max(1),
             };
             return Err(fail(end, kind, &path));
         }
-        Err(Stop::Fail { at, kind }) => return Err(fail(payload_offset + at as u64, kind, &path)),
+        Err((Stop::Fail { at, kind }, path)) => {
+            return Err(fail(payload_offset + at as u64, kind, &path))
+        }
     }
     visitor.section_start(header);
-    let mut walk = Walker::new(
+    walk(
         payload,
         desc.json(),
         header.name,
-        visitor,
+        &sd,
         Limits::default(),
+        visitor,
     );
-    // The same walk over the same bytes succeeded just above.
-    let _ = walk.walk_struct(&sd);
     visitor.section_end(header, end);
     Ok(())
 }
@@ -455,16 +440,7 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
 
     fn set_section(&mut self, kind: RecordKind, name: &[u8]) {
         self.ctx_record = Some(kind);
-        self.ctx_section.clear();
-        write_capped(
-            &mut self.ctx_section,
-            format_args!(
-                "{}",
-                crate::visitor::Path {
-                    segments: &[crate::visitor::Segment::Stream(name)]
-                }
-            ),
-        );
+        self.ctx_section = section_text(name);
     }
 
     /// Decodes one unit (a record, or one entry of an iterative payload)
@@ -728,36 +704,25 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
         if let Some(desc) = self.desc {
             if let Some(dev) = desc.device(header.name, header.instance_id) {
                 let sd = desc.device_struct(dev);
-                // Frame first without events, so a retry repeats none.
-                let mut ignore = Ignore;
-                let mut frame = Walker::new(
-                    cur.rest(),
-                    desc.json(),
-                    header.name,
-                    &mut ignore,
-                    self.limits,
-                );
-                let framed = frame.walk_struct(&sd);
-                match framed {
-                    Ok(()) => {}
+                let len = match frame(cur.rest(), desc.json(), header.name, &sd, self.limits) {
+                    Ok(len) => len,
                     // Old QEMU described a pointer array too loosely to
                     // walk; its footer still delimits the section.
-                    Err(Stop::Fail {
-                        kind: ErrorKind::UndescribedElement,
-                        ..
-                    }) => {
-                        return self.raw_section(cur, header, last, v);
-                    }
-                    Err(e) => {
-                        self.ctx_path = frame.err_path.clone();
+                    Err((
+                        Stop::Fail {
+                            kind: ErrorKind::UndescribedElement,
+                            ..
+                        },
+                        _,
+                    )) => return self.raw_section(cur, header, last, v),
+                    Err((e, path)) => {
+                        self.ctx_path = path;
                         return Err(shift(e, start));
                     }
-                }
-                let len = frame.cur.pos();
+                };
                 v.section_start(header);
-                let mut walk =
-                    Walker::new(&cur.rest()[..len], desc.json(), header.name, v, self.limits);
-                walk.walk_struct(&sd).map_err(|e| shift(e, start))?;
+                let body = &cur.rest()[..len];
+                walk(body, desc.json(), header.name, &sd, self.limits, v);
                 cur.bytes(len as u64)?;
                 v.section_end(header, self.offset + cur.pos() as u64);
                 return Ok(());
@@ -888,23 +853,13 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
         let start = cur.pos();
         let described = self.desc.and_then(|d| d.configuration().map(|c| (d, c)));
         let config = if let Some((desc, sd)) = described {
-            let mut ignore = Ignore;
-            let mut frame = Walker::new(
-                cur.rest(),
-                desc.json(),
-                b"configuration",
-                &mut ignore,
-                self.limits,
-            );
-            frame.walk_struct(&sd).map_err(|e| shift(e, start))?;
-            let len = frame.cur.pos();
+            let len = frame(cur.rest(), desc.json(), b"configuration", &sd, self.limits)
+                .map_err(|(e, _)| shift(e, start))?;
             let body = cur.bytes(len as u64)?;
             let config = configuration::configuration(&mut Cursor::new(body), true)
                 .map_err(|e| shift(e, start))?;
             v.configuration(&config);
-            Walker::new(body, desc.json(), b"configuration", v, self.limits)
-                .walk_struct(&sd)
-                .map_err(|e| shift(e, start))?;
+            walk(body, desc.json(), b"configuration", &sd, self.limits, v);
             config
         } else {
             let config = configuration::configuration(cur, false)?;
@@ -920,6 +875,17 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
         self.table.mapped_ram = config.has_capability("mapped-ram");
         Ok(())
     }
+}
+
+/// A section idstr as error text (invalid UTF-8 shown as U+FFFD, cut to
+/// capacity).
+fn section_text(name: &[u8]) -> heapless::String<SECTION_TEXT> {
+    let mut text = heapless::String::new();
+    let path = crate::visitor::Path {
+        segments: &[crate::visitor::Segment::Stream(name)],
+    };
+    write_capped(&mut text, format_args!("{path}"));
+    text
 }
 
 /// The section record kind of type byte 0x01 to 0x04.
@@ -944,7 +910,7 @@ fn shift(e: Stop, by: usize) -> Stop {
 mod tests {
     use super::*;
     use crate::vmdesc::FieldDesc;
-    use crate::{Path, Value};
+    use crate::{Ignore, Path, Value};
 
     /// Records the order of events, as short tags.
     #[derive(Default)]

@@ -15,16 +15,47 @@ pub const MAX_PATH: usize = 48;
 /// Array elements that consume no bytes accepted in one section.
 pub const MAX_EMPTY_ELEMENTS: u32 = 1 << 16;
 
+/// Finds where a VMSD's bytes end in `input`, sending no events, so that a
+/// failure, or a retry once more input has come, sends none. On failure:
+/// the stop and the path of the field where it happened.
+pub(crate) fn frame<'x>(
+    input: &'x [u8],
+    json: Json<'x>,
+    root: &'x [u8],
+    sd: &StructDesc<'x>,
+    limits: Limits,
+) -> Result<usize, (Stop, heapless::String<PATH_TEXT>)> {
+    let mut ignore = crate::Ignore;
+    let mut w = Walker::new(input, json, root, &mut ignore, limits);
+    match w.walk_struct(sd) {
+        Ok(()) => Ok(w.cur.pos()),
+        Err(e) => Err((e, w.err_path)),
+    }
+}
+
+/// Reports a VMSD's values to `visitor`, over bytes that [`frame`] has
+/// accepted (the same walk over the same bytes cannot fail).
+pub(crate) fn walk<'x, V: Visitor>(
+    body: &'x [u8],
+    json: Json<'x>,
+    root: &'x [u8],
+    sd: &StructDesc<'x>,
+    limits: Limits,
+    visitor: &mut V,
+) {
+    let _ = Walker::new(body, json, root, visitor, limits).walk_struct(sd);
+}
+
 /// Walks one payload. `'x` is the shorter of the input's and vmdesc's lives.
 pub(crate) struct Walker<'c, 'x, V: Visitor> {
-    pub(crate) cur: Cursor<'x>,
+    cur: Cursor<'x>,
     json: Json<'x>,
     path: heapless::Vec<Segment<'x>, MAX_PATH>,
     visitor: &'c mut V,
     limits: Limits,
     empty: u32,
     /// The path where the walk stopped, for error messages.
-    pub(crate) err_path: heapless::String<PATH_TEXT>,
+    err_path: heapless::String<PATH_TEXT>,
 }
 
 fn vmdesc_err(e: JsonError) -> ErrorKind {
@@ -33,7 +64,7 @@ fn vmdesc_err(e: JsonError) -> ErrorKind {
 
 impl<'c, 'x, V: Visitor> Walker<'c, 'x, V> {
     /// A walker over `input` whose paths start with `root`.
-    pub(crate) fn new(
+    fn new(
         input: &'x [u8],
         json: Json<'x>,
         root: &'x [u8],
@@ -74,7 +105,7 @@ impl<'c, 'x, V: Visitor> Walker<'c, 'x, V> {
     }
 
     /// Walks a VMSD: its fields, then the subsections the vmdesc lists.
-    pub(crate) fn walk_struct(&mut self, sd: &StructDesc<'x>) -> Parsed<()> {
+    fn walk_struct(&mut self, sd: &StructDesc<'x>) -> Parsed<()> {
         if let Some(fields) = sd.fields {
             let mut items = self.json.items(fields);
             while let Some(fpos) = items.next() {
