@@ -151,15 +151,15 @@ pub fn decode_with<V: Visitor, const N: usize>(
 /// Decodes one device section payload that a decoder without a vmdesc
 /// reported raw ([`Visitor::raw_payload`]), now that the vmdesc is known:
 /// a pipe reader keeps the (small) device payloads and decodes them once
-/// the trailer has arrived. `payload_offset` is the payload's absolute
-/// offset, for error messages and events.
+/// the trailer has arrived. Offsets in errors and events count from
+/// `header.offset`, as in the stream.
 pub fn decode_payload<V: Visitor, const N: usize>(
     desc: &VmDesc<'_, N>,
     header: &SectionHeader<'_>,
     payload: &[u8],
-    payload_offset: u64,
     visitor: &mut V,
 ) -> Result<(), Error> {
+    let payload_offset = header.payload_offset();
     let fail = |at: u64, kind: ErrorKind, path: &str| {
         let mut e = Error::new(at, kind);
         e.record = Some(header.kind);

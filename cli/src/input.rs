@@ -330,8 +330,6 @@ impl OwnedHeader {
 struct Kept {
     header: OwnedHeader,
     payload: Vec<u8>,
-    /// Absolute offset of the payload.
-    at: u64,
 }
 
 /// Stands between the decoder and the sink. It passes the events on and
@@ -428,7 +426,6 @@ impl<S: Sink> Visitor for Front<'_, S> {
                 self.raw = Some(Kept {
                     header,
                     payload: payload.to_vec(),
-                    at: 0,
                 })
             }
             None => self.sink.raw_payload(section, payload),
@@ -436,8 +433,7 @@ impl<S: Sink> Visitor for Front<'_, S> {
     }
     fn section_end(&mut self, section: &SectionHeader<'_>, end: u64) {
         match self.raw.take() {
-            Some(mut k) => {
-                k.at = end - k.payload.len() as u64;
+            Some(k) => {
                 self.sink.deferred(&k.header.view());
                 self.kept.push(k);
             }
@@ -525,13 +521,13 @@ fn replay<S: Sink>(
     if let Some(desc) = desc {
         // It sends no events when it fails, and falls back to raw itself
         // where a file decode would.
-        match decode_payload(desc, &h, &k.payload, k.at, sink) {
+        match decode_payload(desc, &h, &k.payload, sink) {
             Err(e) if e.kind == ErrorKind::Unframeable => {}
             r => return r.map_err(|e| Failure::decode(name, e)),
         }
     }
     sink.section_start(&h);
     sink.raw_payload(&h, &k.payload);
-    sink.section_end(&h, k.at + k.payload.len() as u64);
+    sink.section_end(&h, h.payload_offset() + k.payload.len() as u64);
     Ok(())
 }

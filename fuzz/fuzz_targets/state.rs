@@ -38,5 +38,5 @@ fuzz_target!(|input: &[u8]| {
         offset: 0,
     };
     let mut t = qevm_fuzz::Touch::default();
-    let _ = qevm::decode_payload(desc, &header, payload, 0, &mut t);
+    let _ = qevm::decode_payload(desc, &header, payload, &mut t);
 });
