@@ -157,6 +157,8 @@ debian_core_ready() {
 # ---------------------------------------------------------------- core
 cmd_core() {
     local ready=0
+    # the CLI tests open `qevm extract --elf` cores with gdb
+    ensure_apt "apt: gdb" gdb
     debian_core_ready && ready=1
     if ensure_rustup_target "$EMBEDDED_TARGET" "$ready"; then
         say "core build route" "rustup (cargo build --target $EMBEDDED_TARGET)"

@@ -9,6 +9,7 @@ use crate::configuration;
 use crate::cursor::{Cursor, Parsed, Stop};
 use crate::error::{write_capped, Error, ErrorKind, Limit, RecordKind, SECTION_TEXT};
 use crate::iterative::{self, Step};
+use crate::mapped_ram::{self, ReadAt};
 use crate::ram::{self, Blocks, Entry, TableFlags};
 use crate::section::{self, FOOTER};
 use crate::state::{frame, walk};
@@ -119,6 +120,8 @@ pub struct Decoder<'v, 'd, 'b, const N: usize = DEFAULT_DEVICES> {
     ctx_record: Option<RecordKind>,
     ctx_section: heapless::String<{ crate::error::SECTION_TEXT }>,
     ctx_path: heapless::String<{ crate::error::PATH_TEXT }>,
+    /// Random access to the stream, for mapped-ram pages.
+    source: Option<&'b mut dyn ReadAt>,
 }
 
 /// Decodes a whole stream held in memory. The vmdesc is looked up at the
@@ -143,7 +146,8 @@ pub fn decode_with<V: Visitor, const N: usize>(
     desc: Option<&VmDesc<'_, N>>,
     visitor: &mut V,
 ) -> Result<(), Error> {
-    let mut d = Decoder::new(desc, &mut []);
+    let mut source = stream;
+    let mut d = Decoder::new(desc, &mut []).with_source(&mut source);
     d.run(stream, true, visitor)?;
     d.finish(visitor)
 }
@@ -249,7 +253,18 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
             ctx_record: Some(RecordKind::Header),
             ctx_section: heapless::String::new(),
             ctx_path: heapless::String::new(),
+            source: None,
         }
+    }
+
+    /// Gives the decoder random access to the whole stream, so that it
+    /// reports the pages of mapped-ram blocks, which sit at fixed file
+    /// offsets ahead of the stream position. Without it (a pipe) their
+    /// regions are passed over unread ([`Visitor::skipped`]). The slice
+    /// front end always has it.
+    pub fn with_source(mut self, source: &'b mut dyn ReadAt) -> Self {
+        self.source = Some(source);
+        self
     }
 
     /// Sets the target page size for streams that carry it neither in a
@@ -489,13 +504,14 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                 self.blocks
                     .add(b.name, b.used_length)
                     .map_err(|kind| Stop::Fail { at: 0, kind })?;
-                v.ram_block(&RamBlock {
+                let block = RamBlock {
                     name: b.name,
                     used_length: b.used_length,
                     page_size: b.page_size,
                     mr_addr: b.mr_addr,
                     mapped_ram: b.mapped_ram,
-                });
+                };
+                v.ram_block(&block);
                 let next = State::table(slot, kind, at, total, left - b.used_length);
                 self.state = next;
                 if let Some(m) = b.mapped_ram {
@@ -506,7 +522,14 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
                     if until < here {
                         return cur.fail(ErrorKind::BadOffset(until));
                     }
-                    v.skipped(b"mapped-ram", here, until - here);
+                    match self.source.as_deref_mut() {
+                        Some(source) => {
+                            if let Err(kind) = mapped_ram::emit_pages(&block, &m, source, v) {
+                                return cur.fail(kind);
+                            }
+                        }
+                        None => v.skipped(b"mapped-ram", here, until - here),
+                    }
                     self.resume = next;
                     self.state = State::Skip { until };
                 }

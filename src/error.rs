@@ -135,6 +135,10 @@ pub enum ErrorKind {
     PackageOverrun,
     /// An offset that points backwards (mapped-ram).
     BadOffset(u64),
+    /// A mapped-ram bitmap or page run that the file does not hold.
+    MappedRegion { offset: u64, len: u64 },
+    /// A page size that is not a power of two between 512 B and 1 MiB.
+    PageSize(u64),
 }
 
 impl fmt::Display for ErrorKind {
@@ -197,6 +201,11 @@ impl fmt::Display for ErrorKind {
                 "record of {needed} bytes does not fit the {capacity}-byte buffer"
             ),
             ErrorKind::TrailingData => f.write_str("trailing data after the end of the stream"),
+            ErrorKind::MappedRegion { offset, len } => write!(
+                f,
+                "mapped-ram data at {offset:#x} ({len} bytes) is not in the file"
+            ),
+            ErrorKind::PageSize(n) => write!(f, "invalid page size {n}"),
             ErrorKind::PackageOverrun => {
                 f.write_str("record runs past the end of its PACKAGED stream")
             }

@@ -36,7 +36,8 @@ pub struct BlockSummary {
     /// Runs of pages whose last entry was not zero-filled:
     /// (first page index, page count), in address order.
     pub nonzero: Vec<(u64, u64)>,
-    /// mapped-ram: the block's pages live at fixed file offsets instead.
+    /// mapped-ram: the block's pages live at fixed file offsets instead
+    /// (counted as raw pages when the decoder could read them).
     pub mapped_ram: bool,
 }
 

@@ -382,7 +382,8 @@ pub trait Visitor {
     fn ram_flush(&mut self) {}
     /// Bytes of an iterative section that are framed but not decoded
     /// (spapr/htab entries, s390 keys and attributes), or a mapped-ram
-    /// region skipped over; `len` bytes at absolute `offset`.
+    /// block's region passed over unread for want of a
+    /// [`crate::Decoder::with_source`]; `len` bytes at absolute `offset`.
     fn skipped(&mut self, what: &[u8], offset: u64, len: u64) {}
     /// A COMMAND record.
     fn command(&mut self, command: &Command<'_>) {}

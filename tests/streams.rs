@@ -22,7 +22,9 @@ fn slice_print(data: &[u8]) -> Fingerprint {
 fn push_print(data: &[u8], chunks: &mut dyn FnMut() -> usize) -> Fingerprint {
     let desc = find_trailer(data).map(|(s, l)| VmDesc::<512>::parse(&data[s..s + l]).unwrap());
     let mut buf = vec![0u8; 1 << 20];
-    let mut d = Decoder::new(desc.as_ref(), &mut buf);
+    // Random access to the file, as the slice front end has, for mapped-ram.
+    let mut file = data;
+    let mut d = Decoder::new(desc.as_ref(), &mut buf).with_source(&mut file);
     let mut f = Fingerprint::default();
     let mut rest = data;
     while !rest.is_empty() {

@@ -57,7 +57,8 @@ fn pushed(input: &[u8], chunk: usize) -> (Result<(), Error>, Fingerprint) {
         None => None,
     };
     let mut buf = vec![0u8; input.len() + 1];
-    let mut d = Decoder::new(desc.as_ref(), &mut buf);
+    let mut file = input;
+    let mut d = Decoder::new(desc.as_ref(), &mut buf).with_source(&mut file);
     let mut f = Fingerprint::default();
     for c in input.chunks(chunk) {
         if let Err(e) = d.feed(c, &mut f) {

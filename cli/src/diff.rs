@@ -16,7 +16,6 @@ use crate::blocks;
 use crate::fail::Failure;
 use crate::input::{self, Options, Sink};
 use crate::jsonout;
-use crate::page::inflate;
 use crate::style::Style;
 
 /// Differing page ranges listed per block, at most.
@@ -171,8 +170,12 @@ impl Visitor for Snapshot {
             PageData::Fill(c) => Digest::Fill(c),
             PageData::Raw(d) => digest(d),
             PageData::Xbzrle(_) => Digest::Unknown,
-            PageData::Compressed(z) => {
-                inflate(z, p.page_size as usize).map_or(Digest::Unknown, |page| digest(&page))
+            PageData::Compressed(_) => {
+                let mut page = vec![0u8; p.page_size as usize];
+                match p.data.decode_into(&mut page) {
+                    Ok(()) => digest(&page),
+                    Err(_) => Digest::Unknown,
+                }
             }
         };
         let b = &mut self.blocks[i];

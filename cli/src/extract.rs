@@ -10,11 +10,10 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use qevm::{PageData, RamBlock, RamPage, Visitor};
+use qevm::{elf, physmap, Command, Configuration, PageData, RamBlock, RamPage, Visitor};
 
 use crate::fail::Failure;
 use crate::input::{self, Options, Sink};
-use crate::page::{apply_xbzrle, inflate};
 use crate::state::StateWriter;
 use qevm::Tee;
 
@@ -72,6 +71,8 @@ impl Image {
 /// A [`Sink`] writing RAM pages into block images.
 pub struct Images {
     dir: PathBuf,
+    /// The machine type from the configuration record.
+    machine: Option<Vec<u8>>,
     blocks: Vec<Image>,
     last: usize,
     /// Pending write: block, start address, bytes.
@@ -85,6 +86,7 @@ impl Images {
     fn new(dir: &Path) -> Self {
         Images {
             dir: dir.to_path_buf(),
+            machine: None,
             blocks: Vec::new(),
             last: 0,
             run: None,
@@ -134,24 +136,17 @@ impl Images {
                 scratch.fill(c);
                 scratch
             }
-            PageData::Xbzrle(delta) => {
-                // The delta applies to the page's previous copy, which is
-                // in the image (or a hole: zeros).
-                self.flush()?;
-                scratch.fill(0);
-                read_at(&self.blocks[b].file, scratch, p.addr)?;
-                if !apply_xbzrle(delta, scratch) {
-                    return Err(bad_page("XBZRLE delta", p));
+            data => {
+                if data.is_delta() {
+                    // An XBZRLE delta applies to the page's previous copy,
+                    // which is in the image (or a hole: zeros).
+                    self.flush()?;
+                    scratch.fill(0);
+                    read_at(&self.blocks[b].file, scratch, p.addr)?;
                 }
+                data.decode_into(scratch).map_err(|e| bad_page(e, p))?;
                 scratch
             }
-            PageData::Compressed(z) => match inflate(z, scratch.len()) {
-                Some(page) if page.len() == scratch.len() => {
-                    scratch.copy_from_slice(&page);
-                    scratch
-                }
-                _ => return Err(bad_page("zlib page", p)),
-            },
         };
         let index = p.addr / p.page_size;
         let zero = content.iter().all(|&x| x == 0);
@@ -160,6 +155,27 @@ impl Images {
         }
         self.blocks[b].mark(index, !zero);
         self.write(b, p.addr, content)
+    }
+
+    /// Applies a POSTCOPY_RAM_DISCARD range (bytes within the block): the
+    /// destination drops those pages, which read as zeros until sent again.
+    fn discard(&mut self, block: &[u8], start: u64, len: u64) -> std::io::Result<()> {
+        let Some(b) = crate::blocks::find(&self.blocks, &mut self.last, block, |b| &b.name) else {
+            return Ok(());
+        };
+        self.flush()?;
+        let page = self.page.len().max(qevm::DEFAULT_PAGE_SIZE as usize) as u64;
+        let zeros = vec![0u8; page as usize];
+        let end = start.saturating_add(len);
+        let mut at = start - start % page;
+        while at < end {
+            if self.blocks[b].dirty(at / page) {
+                self.blocks[b].file.write_all_at(&zeros, at)?;
+                self.blocks[b].mark(at / page, false);
+            }
+            at += page;
+        }
+        Ok(())
     }
 
     fn io(&mut self, r: std::io::Result<()>) {
@@ -171,14 +187,83 @@ impl Images {
         }
     }
 
-    /// Writes what is pending and closes the images; returns their names.
-    fn finish(mut self) -> Result<Vec<String>, Failure> {
+    /// Writes what is pending; returns the images.
+    fn finish(mut self) -> Result<Self, Failure> {
         let r = self.flush();
         self.io(r);
-        match self.failed {
+        match self.failed.take() {
             Some(f) => Err(f),
-            None => Ok(self.blocks.into_iter().map(|b| b.file_name).collect()),
+            None => Ok(self),
         }
+    }
+
+    /// Writes the guest-physical memory of an x86 PC guest as an ELF core
+    /// file at `path`, sparse like the images. `below_4g` overrides the
+    /// machine type's RAM split.
+    fn write_elf(&self, path: &Path, below_4g: Option<u64>) -> Result<(), Failure> {
+        let unsupported = |m: String| Err(Failure::Unsupported(m));
+        let find = |name: &[u8]| self.blocks.iter().find(|b| b.name == name);
+        let Some(ram) = find(b"pc.ram") else {
+            return unsupported("--elf: no pc.ram block (x86 pc and q35 guests only)".into());
+        };
+        let ram_len = ram
+            .file
+            .metadata()
+            .map_err(Failure::io(&ram.file_name))?
+            .len();
+        let board = self
+            .machine
+            .as_deref()
+            .and_then(physmap::Board::from_machine);
+        let below = match (below_4g, board) {
+            (Some(b), _) => b,
+            (None, Some(board)) => board.below_4g(ram_len),
+            (None, None) => {
+                let m = self.machine.as_deref().unwrap_or(b"unknown");
+                return unsupported(format!(
+                    "--elf: machine type {} is not pc or q35: give --below-4g",
+                    String::from_utf8_lossy(m)
+                ));
+            }
+        };
+        let bios = match find(b"pc.bios") {
+            Some(b) => Some((
+                &b.name[..],
+                b.file.metadata().map_err(Failure::io(&b.file_name))?.len(),
+            )),
+            None => None,
+        };
+        let ranges = physmap::pc_ranges((&ram.name, ram_len), bios, below);
+        let io = Failure::io(path.display());
+        let out = File::create(path).map_err(Failure::io(path.display()))?;
+        let mut head = vec![0u8; elf::header_len(ranges.len())];
+        elf::write_header(&ranges, elf::EM_X86_64, &mut head);
+        out.write_all_at(&head, 0)
+            .map_err(Failure::io(path.display()))?;
+        let mut end = head.len() as u64;
+        let mut buf = vec![0u8; RUN_MAX];
+        for (r, at) in ranges.iter().zip(elf::layout(&ranges)) {
+            let src = &find(r.block).expect("ranges name known blocks").file;
+            let mut done = 0;
+            while done < r.len {
+                let n = (r.len - done).min(RUN_MAX as u64) as usize;
+                read_at(src, &mut buf[..n], r.offset + done)
+                    .map_err(Failure::io(path.display()))?;
+                // Zero runs stay holes, as in the images.
+                if buf[..n].iter().any(|&b| b != 0) {
+                    out.write_all_at(&buf[..n], at + done)
+                        .map_err(Failure::io(path.display()))?;
+                }
+                done += n as u64;
+            }
+            end = end.max(at + r.len);
+        }
+        out.set_len(end).map_err(io)
+    }
+
+    /// The image file names, in block table order.
+    fn names(self) -> Vec<String> {
+        self.blocks.into_iter().map(|b| b.file_name).collect()
     }
 }
 
@@ -193,17 +278,20 @@ fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-fn bad_page(what: &str, p: &RamPage<'_>) -> std::io::Error {
+fn bad_page(e: qevm::page::PageError, p: &RamPage<'_>) -> std::io::Error {
     let block = String::from_utf8_lossy(p.block);
     std::io::Error::new(
         std::io::ErrorKind::InvalidData,
-        format!("malformed {what} for {block} page {:#x}", p.addr),
+        format!("{block} page {:#x}: {e}", p.addr),
     )
 }
 
 impl Sink for Images {}
 
 impl Visitor for Images {
+    fn configuration(&mut self, c: &Configuration<'_>) {
+        self.machine = Some(c.machine.to_vec());
+    }
     fn ram_block(&mut self, b: &RamBlock<'_>) {
         if self.failed.is_some() {
             return;
@@ -235,10 +323,36 @@ impl Visitor for Images {
             self.io(r);
         }
     }
+    fn command(&mut self, c: &Command<'_>) {
+        let Some((block, ranges)) = c.discard() else {
+            return;
+        };
+        for (start, len) in ranges {
+            if self.failed.is_none() {
+                let r = self.discard(block, start, len);
+                self.io(r);
+            }
+        }
+    }
+}
+
+/// What `qevm extract` writes besides the images and documents.
+#[derive(Debug, Default)]
+pub struct ElfOptions {
+    /// Write `guest.elf`, the guest-physical memory as an ELF core file.
+    pub elf: bool,
+    /// RAM bytes below 4 GiB, overriding the machine type's default.
+    pub below_4g: Option<u64>,
 }
 
 /// Runs `qevm extract`: writes into `dir` and lists what it wrote on `out`.
-pub fn run(path: &str, dir: &Path, opts: &Options, out: &mut impl Write) -> Result<(), Failure> {
+pub fn run(
+    path: &str,
+    dir: &Path,
+    opts: &Options,
+    elf_opts: &ElfOptions,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let name = input::display_name(path);
     fs::create_dir_all(dir).map_err(Failure::io(dir.display()))?;
     let state_path = dir.join("state.json");
@@ -252,7 +366,11 @@ pub fn run(path: &str, dir: &Path, opts: &Options, out: &mut impl Write) -> Resu
     let decoded = input::decode(path, opts, &mut tee)?;
     let Tee(state, images) = tee;
     state.finish()?;
-    let names = images.finish()?;
+    let images = images.finish()?;
+    if elf_opts.elf {
+        images.write_elf(&dir.join("guest.elf"), elf_opts.below_4g)?;
+    }
+    let names = images.names();
     let stdout = |r: std::io::Result<()>| r.map_err(Failure::io("standard output"));
     match &decoded.vmdesc {
         Some(json) => {
@@ -272,6 +390,9 @@ pub fn run(path: &str, dir: &Path, opts: &Options, out: &mut impl Write) -> Resu
     }
     for n in names {
         stdout(writeln!(out, "{n}"))?;
+    }
+    if elf_opts.elf {
+        stdout(writeln!(out, "guest.elf"))?;
     }
     stdout(writeln!(out, "state.json"))
 }

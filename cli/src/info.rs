@@ -82,6 +82,8 @@ pub fn write_text(s: &Info, out: &mut impl Write, name: &str, st: Style) -> std:
         "compressed",
         "non-zero",
     ]);
+    // mapped-ram pages are read from the file; a pipe passes them over.
+    let unread = s.skipped.contains_key("mapped-ram");
     for b in &s.blocks {
         let nonzero: u64 = b.nonzero.iter().map(|r| r.1).sum();
         t.row(vec![
@@ -91,10 +93,10 @@ pub fn write_text(s: &Info, out: &mut impl Write, name: &str, st: Style) -> std:
             b.raw.to_string(),
             b.xbzrle.to_string(),
             b.compressed.to_string(),
-            if b.mapped_ram {
-                "mapped-ram".into()
-            } else {
-                nonzero.to_string()
+            match (b.mapped_ram, unread) {
+                (true, true) => "unread (mapped-ram, pipe)".into(),
+                (true, false) => format!("{nonzero} (mapped-ram)"),
+                _ => nonzero.to_string(),
             },
         ]);
     }
@@ -177,24 +179,24 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// A plain text table with left-aligned columns.
-struct Table {
+pub struct Table {
     head: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    fn new(head: &[&str]) -> Self {
+    pub fn new(head: &[&str]) -> Self {
         Table {
             head: head.iter().map(|s| s.to_string()).collect(),
             rows: Vec::new(),
         }
     }
 
-    fn row(&mut self, r: Vec<String>) {
+    pub fn row(&mut self, r: Vec<String>) {
         self.rows.push(r);
     }
 
-    fn write(&self, out: &mut impl Write, st: Style) -> std::io::Result<()> {
+    pub fn write(&self, out: &mut impl Write, st: Style) -> std::io::Result<()> {
         let mut w: Vec<usize> = self.head.iter().map(|h| h.chars().count()).collect();
         for r in &self.rows {
             for (i, c) in r.iter().enumerate() {

@@ -10,8 +10,10 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use qevm::mapped_ram::ReadAt;
 use qevm::vmdesc::{find_trailer, FieldDesc};
 use qevm::{
     decode_payload, Command, Configuration, Decoder, ErrorKind, Ignore, Path, RamBlock, RamPage,
@@ -19,6 +21,7 @@ use qevm::{
 };
 
 use crate::fail::Failure;
+use crate::qcow2::{self, VmStateReader};
 
 /// Devices a vmdesc may list.
 pub const DEVICES: usize = 2048;
@@ -83,16 +86,34 @@ enum Source {
     Stream(Box<dyn Read + Send>),
 }
 
-fn open(path: &str) -> Result<Source, Failure> {
+fn open(path: &str, opts: &Options) -> Result<Source, Failure> {
+    let snapshot = opts.snapshot.as_deref();
     if path == "-" {
+        if snapshot.is_some() {
+            return Err(Failure::Unsupported(
+                "--snapshot needs a qcow2 image file, not standard input".into(),
+            ));
+        }
         return Ok(Source::Stream(Box::new(io::stdin())));
     }
     let file = File::open(path).map_err(Failure::io(path))?;
     let meta = file.metadata().map_err(Failure::io(path))?;
-    Ok(if meta.is_file() {
-        Source::File(file, meta.len())
-    } else {
-        Source::Stream(Box::new(file))
+    let qcow2 = meta.is_file() && qcow2::is_qcow2(&file);
+    Ok(match (qcow2, snapshot) {
+        (true, Some(name)) => Source::Stream(Box::new(VmStateReader::open(&file, path, name)?)),
+        (true, None) => {
+            return Err(Failure::Unsupported(format!(
+                "{path} is a qcow2 image: choose a snapshot with --snapshot NAME \
+                 (`qevm snapshots {path}` lists them)"
+            )))
+        }
+        (false, Some(_)) => {
+            return Err(Failure::Unsupported(format!(
+                "{path}: --snapshot applies to qcow2 images only"
+            )))
+        }
+        (false, None) if meta.is_file() => Source::File(file, meta.len()),
+        (false, None) => Source::Stream(Box::new(file)),
     })
 }
 
@@ -106,12 +127,14 @@ pub fn display_name(path: &str) -> &str {
 }
 
 /// How to read inputs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// The target page size, for streams that carry it neither in the
     /// configuration nor in a vmdesc read first (8192 on sparc64 and alpha
     /// when streaming).
     pub page_size: Option<u64>,
+    /// The snapshot to read from a qcow2 image (name, else ID).
+    pub snapshot: Option<String>,
 }
 
 impl Options {
@@ -131,7 +154,7 @@ impl Options {
 /// Decodes the stream at `path` (`-`: standard input) into `sink`.
 pub fn decode<S: Sink>(path: &str, opts: &Options, sink: &mut S) -> Result<Decoded, Failure> {
     let name = display_name(path);
-    match open(path)? {
+    match open(path, opts)? {
         Source::File(mut file, len) => {
             let vmdesc = tail_vmdesc(&mut file, len, name)?;
             let desc = match &vmdesc {
@@ -140,7 +163,17 @@ pub fn decode<S: Sink>(path: &str, opts: &Options, sink: &mut S) -> Result<Decod
             };
             file.seek(SeekFrom::Start(0)).map_err(Failure::io(name))?;
             let front = Front::new(sink, false);
-            let (_, size, page_size) = run(&mut file, Some(len), name, opts, desc.as_ref(), front)?;
+            let mut at = FileAt::new(&file, name)?;
+            let (_, size, page_size) = run(
+                &mut file,
+                Some(len),
+                name,
+                opts,
+                desc.as_ref(),
+                Some(&mut at),
+                front,
+            )?;
+            at.failed()?;
             drop(desc);
             Ok(Decoded {
                 vmdesc: vmdesc.map(|v| v.0),
@@ -155,7 +188,7 @@ pub fn decode<S: Sink>(path: &str, opts: &Options, sink: &mut S) -> Result<Decod
 /// The vmdesc JSON of the stream at `path`: a file's tail is enough; a
 /// pipe is decoded to its end.
 pub fn read_vmdesc(path: &str, opts: &Options) -> Result<Option<Vec<u8>>, Failure> {
-    match open(path)? {
+    match open(path, opts)? {
         Source::File(mut file, len) => {
             Ok(tail_vmdesc(&mut file, len, display_name(path))?.map(|v| v.0))
         }
@@ -202,10 +235,14 @@ fn run<'s, S: Sink>(
     name: &str,
     opts: &Options,
     desc: Option<&Desc<'_>>,
+    source: Option<&mut dyn ReadAt>,
     mut front: Front<'s, S>,
 ) -> Result<(Front<'s, S>, u64, u64), Failure> {
     let mut hold = vec![0u8; HOLD];
     let mut d = opts.decoder(desc, &mut hold);
+    if let Some(source) = source {
+        d = d.with_source(source);
+    }
     front.sink.begin(d.page_size());
     let size = pump(r, total, name, |chunk| {
         d.feed(chunk, &mut front)
@@ -216,6 +253,55 @@ fn run<'s, S: Sink>(
     front.trailer(name)?;
     let page_size = d.page_size();
     Ok((front, size, page_size))
+}
+
+/// Random access to a regular file, for the decoder to read mapped-ram
+/// pages and for the qcow2 reader; keeps the first I/O error for
+/// [`FileAt::failed`].
+pub struct FileAt {
+    file: File,
+    len: u64,
+    buf: Vec<u8>,
+    name: String,
+    error: Option<io::Error>,
+}
+
+impl FileAt {
+    pub fn new(file: &File, name: &str) -> Result<Self, Failure> {
+        let file = file.try_clone().map_err(Failure::io(name))?;
+        Ok(FileAt {
+            len: file.metadata().map_err(Failure::io(name))?.len(),
+            file,
+            buf: Vec::new(),
+            name: name.to_string(),
+            error: None,
+        })
+    }
+
+    /// The first I/O error a read met, if any.
+    pub fn failed(self) -> Result<(), Failure> {
+        match self.error {
+            Some(e) => Err(Failure::io(&self.name)(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ReadAt for FileAt {
+    fn read_at(&mut self, offset: u64, len: usize) -> Option<&[u8]> {
+        self.buf.resize(len, 0);
+        match self.file.read_exact_at(&mut self.buf, offset) {
+            Ok(()) => Some(&self.buf),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => None,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+    fn size(&mut self) -> u64 {
+        self.len
+    }
 }
 
 /// Reads `r` to its end in chunks, handing each to `feed`; returns the
@@ -486,7 +572,7 @@ fn stream<S: Sink>(
     opts: &Options,
     sink: &mut S,
 ) -> Result<Decoded, Failure> {
-    let (front, size, page_size) = run(r, None, name, opts, None, Front::new(sink, true))?;
+    let (front, size, page_size) = run(r, None, name, opts, None, None, Front::new(sink, true))?;
     let Front {
         sink,
         kept,

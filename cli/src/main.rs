@@ -11,7 +11,7 @@ mod fail;
 mod info;
 mod input;
 mod jsonout;
-mod page;
+mod qcow2;
 mod state;
 mod style;
 
@@ -27,8 +27,9 @@ use style::{ColorChoice, Style};
 
 /// Inspect, extract, check and compare QEMU migration streams.
 ///
-/// FILE is a stream written by `migrate "exec:cat > FILE"`, `migrate
-/// file:FILE` or a savevm; `-` reads standard input in streaming mode.
+/// FILE is a stream written by `migrate "exec:cat > FILE"` or `migrate
+/// file:FILE`, or a qcow2 image with `--snapshot NAME` (the state `savevm`
+/// stored); `-` reads standard input in streaming mode.
 #[derive(Parser)]
 #[command(name = "qevm", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -40,6 +41,10 @@ struct Cli {
     /// sparc64 or alpha guests (8192).
     #[arg(long, global = true, value_name = "BYTES", value_parser = page_size)]
     page_size: Option<u64>,
+    /// Read the VM state of this snapshot (name, else ID) of a qcow2
+    /// image instead of a migration stream.
+    #[arg(long, global = true, value_name = "NAME")]
+    snapshot: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -71,6 +76,15 @@ enum Cmd {
         /// The output directory (created if missing).
         #[arg(short, long)]
         out: PathBuf,
+        /// Also write guest.elf: the guest-physical memory of an x86 pc or
+        /// q35 guest as an ELF core file (for crash, gdb, volatility).
+        #[arg(long)]
+        elf: bool,
+        /// RAM below 4 GiB, for guests started with `-machine
+        /// max-ram-below-4g=` (the stream does not record it): bytes, or
+        /// with a K, M or G suffix.
+        #[arg(long, value_name = "SIZE", value_parser = size, requires = "elf")]
+        below_4g: Option<u64>,
     },
     /// A human summary: machine, page size, capabilities, commands, RAM
     /// blocks with page counts, devices and totals.
@@ -102,6 +116,17 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// List the snapshots of a qcow2 image (`savevm`): id, name, VM state
+    /// size, date, guest clock. Read one with `--snapshot NAME`.
+    #[command(after_help = EXIT_CODES)]
+    Snapshots {
+        /// The qcow2 image.
+        image: String,
+        /// Print the list as JSON (the `snapshots` array of `qemu-img info
+        /// --output=json`).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses `--page-size`: a power of two from 512 to 1 MiB.
@@ -114,9 +139,31 @@ fn page_size(s: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses a size: decimal or 0x hex bytes, or decimal with K, M or G.
+fn size(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.strip_suffix(['K', 'k']) {
+        Some(d) => (d, 10),
+        None => match s.strip_suffix(['M', 'm']) {
+            Some(d) => (d, 20),
+            None => match s.strip_suffix(['G', 'g']) {
+                Some(d) => (d, 30),
+                None => (s, 0),
+            },
+        },
+    };
+    let n = match digits.strip_prefix("0x") {
+        Some(hex) if shift == 0 => u64::from_str_radix(hex, 16),
+        _ => digits.parse(),
+    };
+    n.ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("{s:?} is not a size (e.g. 16777216, 0x1000000, 16M)"))
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     let opts = input::Options {
         page_size: cli.page_size,
+        snapshot: cli.snapshot,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -140,7 +187,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             })?;
             jsonout::print(&mut out, &v).map_err(Failure::io("standard output"))?;
         }
-        Cmd::Extract { file, out: dir } => extract::run(&file, &dir, &opts, &mut out)?,
+        Cmd::Extract {
+            file,
+            out: dir,
+            elf,
+            below_4g,
+        } => {
+            let e = extract::ElfOptions { elf, below_4g };
+            extract::run(&file, &dir, &opts, &e, &mut out)?
+        }
         Cmd::Info { file, json } => {
             let mut i = info::new();
             let d = input::decode(&file, &opts, &mut i)?;
@@ -154,6 +209,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Check { file } => check::run(&file, &opts, &mut out, color)?,
         Cmd::Diff { a, b, json } => diff::run(&a, &b, json, &opts, &mut out, color)?,
+        Cmd::Snapshots { image, json } => qcow2::list(&image, json, &mut out, color)?,
     }
     out.flush().map_err(Failure::io("standard output"))
 }

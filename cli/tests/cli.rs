@@ -165,9 +165,23 @@ fn a_pipe_gives_what_the_file_gives() {
                 "{what}: {}",
                 String::from_utf8_lossy(&p.stderr)
             );
-            if f.status.success() {
-                assert_eq!(json_of(&p, &what), json_of(&f, &what), "{what}");
+            if !f.status.success() {
+                continue;
             }
+            let (fj, pj) = (json_of(&f, &what), json_of(&p, &what));
+            if cmd[0] == "info" && name.contains("mapped-ram") {
+                // A pipe cannot reach mapped-ram pages at their file
+                // offsets; it says so instead of counting them.
+                assert!(
+                    pj["skipped"]["mapped-ram"].as_u64() > Some(1 << 20),
+                    "{what}"
+                );
+                assert_eq!(pj["totals"]["pages"], 0, "{what}");
+                assert!(fj["totals"]["pages"].as_u64() > Some(10), "{what}");
+                assert_eq!(fj["skipped"], serde_json::json!({}), "{what}");
+                continue;
+            }
+            assert_eq!(pj, fj, "{what}");
         }
     }
 }

@@ -20,7 +20,9 @@ fuzz_target!(|input: &[u8]| {
     };
     // Large enough for any record of this input.
     let mut buf = std::vec![0u8; data.len() + 1];
-    let mut d = Decoder::new(desc.as_ref(), &mut buf);
+    // The slice front end reads mapped-ram pages from the whole input.
+    let mut file = data;
+    let mut d = Decoder::new(desc.as_ref(), &mut buf).with_source(&mut file);
     let mut push = qevm_fuzz::Touch::default();
     let mut rest = data;
     let mut x = seed as u64 | 1;
