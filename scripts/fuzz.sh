@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the core with cargo-fuzz (libFuzzer, nightly Rust).
 #   scripts/fuzz.sh smoke            every target for FUZZ_SECONDS (default 60)
-#   scripts/fuzz.sh TARGET SECONDS   one target (slice, push, state, vmdesc)
+#   scripts/fuzz.sh TARGET SECONDS   one target (slice, push, state, vmdesc, qcow2, page)
 # Seeds come from the real fixtures (fuzz/src/seeds.rs); crashes land in
 # fuzz/artifacts/TARGET/ and make this script fail.
 set -euo pipefail
@@ -16,7 +16,7 @@ if ! command -v cargo-fuzz >/dev/null; then
     echo "[fuzz] installing cargo-fuzz from crates.io"
     cargo install --quiet cargo-fuzz
 fi
-[ -d corpus/slice ] || cargo +nightly run --quiet --release --bin seeds
+[ -d corpus/qcow2 ] || cargo +nightly run --quiet --release --bin seeds
 
 run() { # TARGET SECONDS
     echo "== fuzz $1 for $2 s"
@@ -26,6 +26,6 @@ run() { # TARGET SECONDS
 }
 
 case "${1:-smoke}" in
-    smoke) for t in slice push state vmdesc; do run "$t" "${FUZZ_SECONDS:-60}"; done ;;
+    smoke) for t in slice push state vmdesc qcow2 page; do run "$t" "${FUZZ_SECONDS:-60}"; done ;;
     *) run "$1" "${2:-60}" ;;
 esac

@@ -181,8 +181,12 @@ impl Image {
         let start = index.saturating_mul(cs);
         let keep = vm.len.saturating_sub(start).min(cs) as usize;
         // savevm puts the vmstate at the first L1 entry past the disk.
-        let base = vm.disk_size.div_ceil(self.l1_span()) * self.l1_span();
-        let out = self.read_cluster(src, (vm.l1_offset, vm.l1_size), base + start, out)?;
+        let base = vm
+            .disk_size
+            .div_ceil(self.l1_span())
+            .saturating_mul(self.l1_span());
+        let virt = base.saturating_add(start);
+        let out = self.read_cluster(src, (vm.l1_offset, vm.l1_size), virt, out)?;
         Ok(&out[..keep])
     }
 
@@ -216,7 +220,7 @@ impl Image {
         };
         let l1_index = virt / self.l1_span();
         let l2_table = if l1_index < u64::from(l1.1) {
-            self.entry(src, l1.0 + 8 * l1_index)? & OFFSET_MASK
+            self.entry(src, l1.0.saturating_add(8 * l1_index))? & OFFSET_MASK
         } else {
             0
         };

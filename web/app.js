@@ -376,7 +376,7 @@ function renderRam(s) {
     fig.append(el('figcaption', {},
       el('strong', {}, b.name),
       ` ${fmtBytes(b.size)}, ${fmtInt(pages)} page${pages === 1 ? '' : 's'}, ${fmtInt(nonzero)} non-zero`,
-      b.mapped_ram ? ' (mapped-ram: pages not in the stream body)' : ''));
+      b.mapped_ram ? ' (mapped-ram: pages read from their fixed file offsets)' : ''));
     if (pages > 0) fig.append(blockMap(b, pages, s.page_size));
     const ranges = b.nonzero_ranges.slice(0, 200).map(([p, n]) =>
       `${hex(p * s.page_size, 9)}–${hex((p + n) * s.page_size - 1, 9)}  ${fmtInt(n)} page${n === 1 ? '' : 's'}`);

@@ -1,18 +1,38 @@
 //! Writes seed corpora for the fuzz targets from the real fixtures:
 //! whole small streams and their first parts (slice, push), every vmdesc
-//! (vmdesc), and every device payload of the pc-devices stream prefixed
-//! with its device index (state).
+//! (vmdesc), every device payload of the pc-devices stream prefixed with
+//! its device index (state), the qcow2 images' first 128 KiB (qcow2), and
+//! the XBZRLE and zlib page entries of the xbzrle and compress streams
+//! prefixed with their kind (page).
 
 use std::fs;
 use std::path::Path;
 
 use qevm::vmdesc::find_trailer;
-use qevm::{SectionHeader, Visitor, VmDesc};
+use qevm::{PageData, RamPage, SectionHeader, Visitor, VmDesc};
 
 /// Collects raw device payloads (the stream decoded without its vmdesc).
 struct Payloads<'d> {
     desc: &'d VmDesc<'d, 512>,
     out: Vec<Vec<u8>>,
+}
+
+/// Collects XBZRLE and zlib page entries as `page` seeds.
+#[derive(Default)]
+struct Entries(Vec<Vec<u8>>);
+
+impl Visitor for Entries {
+    fn ram_page(&mut self, p: &RamPage<'_>) {
+        // The page target's kind byte: page size 4096 (3 << 5) and the kind.
+        let (kind, body) = match p.data {
+            PageData::Xbzrle(d) => (3 << 5, d),
+            PageData::Compressed(d) => ((3 << 5) | 1, d),
+            _ => return,
+        };
+        if self.0.len() < 64 {
+            self.0.push([&[kind][..], body].concat());
+        }
+    }
 }
 
 impl Visitor for Payloads<'_> {
@@ -33,7 +53,7 @@ impl Visitor for Payloads<'_> {
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fixtures = root.join("../tests/fixtures");
-    for t in ["slice", "push", "vmdesc", "state"] {
+    for t in ["slice", "push", "vmdesc", "state", "qcow2", "page"] {
         fs::create_dir_all(root.join("corpus").join(t)).unwrap();
     }
     let mut names: Vec<_> = fs::read_dir(&fixtures)
@@ -73,6 +93,22 @@ fn main() {
             seed,
         )
         .unwrap();
+    }
+    for name in ["x86_64-pc-savevm-10.0.qcow2", "x86_64-compressed.qcow2"] {
+        let data = fs::read(fixtures.join(name)).unwrap();
+        let head = &data[..data.len().min(128 * 1024)];
+        fs::write(root.join("corpus/qcow2").join(name), head).unwrap();
+    }
+    for name in ["x86_64-pc-xbzrle-10.0.mig", "x86_64-pc-compress-7.2.mig"] {
+        let mut e = Entries::default();
+        qevm::decode(&fs::read(fixtures.join(name)).unwrap(), &mut e).unwrap();
+        for (i, seed) in e.0.iter().enumerate() {
+            fs::write(
+                root.join("corpus/page").join(format!("{name}-{i:02}")),
+                seed,
+            )
+            .unwrap();
+        }
     }
     println!("seeded from {}", fixtures.display());
 }

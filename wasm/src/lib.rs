@@ -27,9 +27,10 @@ pub mod tree;
 use std::collections::{HashMap, VecDeque};
 
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
+use qevm::mapped_ram::ReadAt;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, BlobPropertyBag};
+use web_sys::{Blob, BlobPropertyBag, FileReaderSync};
 
 use crate::extract::{Collect, Run};
 use crate::run::{Options, Source};
@@ -100,6 +101,17 @@ impl Source for BlobSource {
         Ok(())
     }
 
+    fn random(&self) -> Option<Box<dyn ReadAt>> {
+        // Outside a worker there is no FileReaderSync: the constructor throws.
+        let reader = FileReaderSync::new().ok()?;
+        Some(Box::new(BlobAt {
+            blob: self.blob.clone(),
+            len: self.len,
+            reader,
+            buf: Vec::new(),
+        }))
+    }
+
     fn prefetch(&mut self, start: u64, end: u64) {
         let step = end - start;
         let mut next = match self.pending.back() {
@@ -114,6 +126,32 @@ impl Source for BlobSource {
             }
             next = e;
         }
+    }
+}
+
+/// Synchronous reads of a `Blob`: `FileReaderSync`, which only workers
+/// have (the page decodes in one).
+struct BlobAt {
+    blob: Blob,
+    len: u64,
+    reader: FileReaderSync,
+    buf: Vec<u8>,
+}
+
+impl ReadAt for BlobAt {
+    fn read_at(&mut self, offset: u64, len: usize) -> Option<&[u8]> {
+        let end = offset.checked_add(len as u64).filter(|&e| e <= self.len)?;
+        let part = self
+            .blob
+            .slice_with_f64_and_f64(offset as f64, end as f64)
+            .ok()?;
+        let bytes = Uint8Array::new(&self.reader.read_as_array_buffer(&part).ok()?.into());
+        self.buf.resize(bytes.length() as usize, 0);
+        bytes.copy_to(&mut self.buf);
+        (self.buf.len() == len).then_some(&self.buf[..])
+    }
+    fn size(&mut self) -> u64 {
+        self.len
     }
 }
 
@@ -251,7 +289,8 @@ pub async fn extract_block(
         Some((json, at)) => Some(run::parse_vmdesc(json, *at).map_err(|e| fail(e.display))?),
         None => None,
     };
-    let make = |ps| Collect::new(name.as_bytes(), ps);
+    let file_at = src.random();
+    let make = |ps| Collect::new(name.as_bytes(), ps, file_at);
     let (c, _, err) = run::pump(
         &mut src,
         &opts,

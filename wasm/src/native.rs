@@ -5,7 +5,10 @@
 use std::fs::File;
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::task::{Context, Poll, Waker};
+
+use qevm::mapped_ram::ReadAt;
 
 use crate::run::Source;
 
@@ -29,6 +32,15 @@ impl Source for FileSource {
         self.len
     }
 
+    fn random(&self) -> Option<Box<dyn ReadAt>> {
+        let file = self.file.try_clone().ok()?;
+        Some(Box::new(FileAt {
+            file,
+            len: self.len,
+            buf: Vec::new(),
+        }))
+    }
+
     async fn read(&mut self, start: u64, end: u64, out: &mut Vec<u8>) -> Result<(), String> {
         out.resize((end - start) as usize, 0);
         self.file
@@ -38,12 +50,47 @@ impl Source for FileSource {
     }
 }
 
+/// Random access to a file, for the decoder.
+struct FileAt {
+    file: File,
+    len: u64,
+    buf: Vec<u8>,
+}
+
+impl ReadAt for FileAt {
+    fn read_at(&mut self, offset: u64, len: usize) -> Option<&[u8]> {
+        self.buf.resize(len, 0);
+        self.file.read_exact_at(&mut self.buf, offset).ok()?;
+        Some(&self.buf)
+    }
+    fn size(&mut self) -> u64 {
+        self.len
+    }
+}
+
 /// Bytes in memory as a source.
 pub struct MemSource<'a>(pub &'a [u8]);
+
+/// A copy of a [`MemSource`]'s bytes, for random access.
+struct MemAt(Vec<u8>);
+
+impl ReadAt for MemAt {
+    fn read_at(&mut self, offset: u64, len: usize) -> Option<&[u8]> {
+        let start = usize::try_from(offset).ok()?;
+        self.0.get(start..start.checked_add(len)?)
+    }
+    fn size(&mut self) -> u64 {
+        self.0.len() as u64
+    }
+}
 
 impl Source for MemSource<'_> {
     fn len(&self) -> u64 {
         self.0.len() as u64
+    }
+
+    fn random(&self) -> Option<Box<dyn ReadAt>> {
+        Some(Box::new(MemAt(self.0.to_vec())))
     }
 
     async fn read(&mut self, start: u64, end: u64, out: &mut Vec<u8>) -> Result<(), String> {

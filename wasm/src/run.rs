@@ -5,6 +5,7 @@
 //! very same code, so the two numbers compare like with like.
 
 use qevm::analyze::{desc_json, StateJson};
+use qevm::mapped_ram::ReadAt;
 use qevm::summary::Summary;
 use qevm::vmdesc::find_trailer;
 use qevm::{Decoder, Tee, Visitor, VmDesc};
@@ -37,6 +38,12 @@ pub trait Source {
     async fn read(&mut self, start: u64, end: u64, out: &mut Vec<u8>) -> Result<(), String>;
     /// The next read will probably be `start..end`: start it early.
     fn prefetch(&mut self, _start: u64, _end: u64) {}
+    /// Synchronous random access to the same bytes, where the platform
+    /// has it: mapped-ram pages sit at fixed offsets ahead of the reading
+    /// position, and an XBZRLE delta needs its page's earlier copy.
+    fn random(&self) -> Option<Box<dyn ReadAt>> {
+        None
+    }
 }
 
 /// How to read a stream.
@@ -154,10 +161,14 @@ pub async fn pump<S: Source, V: Sink>(
 ) -> Result<(V, u64, Option<qevm::Error>), String> {
     let total = src.len();
     let chunk_size = opts.chunk_size.clamp(1, 1 << 30);
+    let mut random = src.random();
     let mut hold = vec![0u8; HOLD];
     let mut d = Decoder::new(desc, &mut hold);
     if let Some(p) = opts.page_size {
         d = d.with_page_size(p);
+    }
+    if let Some(r) = random.as_deref_mut() {
+        d = d.with_source(r);
     }
     let mut v = make(d.page_size());
     let mut chunk = Vec::new();

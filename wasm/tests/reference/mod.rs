@@ -1,8 +1,8 @@
 //! The reference a RAM block image is checked against: the core's slice
 //! decoder, with the block's pages applied in stream order.
 
-/// The image of `block` in `stream`, as the core's pages build it. Only
-/// zero-filled and raw pages are expected in the fixtures used.
+/// The image of `block` in `stream`, as the core's pages build it
+/// (XBZRLE deltas and zlib pages decoded by the core).
 pub fn block_image(stream: &[u8], block: &[u8]) -> Vec<u8> {
     struct Image<'b> {
         block: &'b [u8],
@@ -19,11 +19,8 @@ pub fn block_image(stream: &[u8], block: &[u8]) -> Vec<u8> {
                 return;
             }
             let a = p.addr as usize;
-            match p.data {
-                qevm::PageData::Fill(b) => self.bytes[a..a + p.page_size as usize].fill(b),
-                qevm::PageData::Raw(d) => self.bytes[a..a + d.len()].copy_from_slice(d),
-                _ => panic!("the reference builds zero-filled and raw pages only"),
-            }
+            let page = &mut self.bytes[a..a + p.page_size as usize];
+            p.data.decode_into(page).expect("a page that decodes");
         }
     }
     let mut image = Image {
