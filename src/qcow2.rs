@@ -169,7 +169,7 @@ impl Image {
 
     /// Reads cluster `index` of `vm`'s vmstate into `out` (at least one
     /// cluster long); returns the vmstate bytes it holds (less than a
-    /// cluster for the last one).
+    /// cluster for the last one, none past the end).
     pub fn read_vmstate_cluster<'o>(
         &self,
         src: &mut (impl ReadAt + ?Sized),
@@ -177,6 +177,20 @@ impl Image {
         index: u64,
         out: &'o mut [u8],
     ) -> Result<&'o [u8]> {
+        let (cluster, keep) = self.vmstate_cluster(src, vm, index)?;
+        let out = self.read(src, cluster, out)?;
+        Ok(&out[..keep])
+    }
+
+    /// Where cluster `index` of `vm`'s vmstate is, and how many of its
+    /// bytes belong to the vmstate: a reader can slice plain clusters out
+    /// of the file without copying them.
+    pub fn vmstate_cluster(
+        &self,
+        src: &mut (impl ReadAt + ?Sized),
+        vm: &VmState,
+        index: u64,
+    ) -> Result<(Cluster, usize)> {
         let cs = self.cluster_size();
         let start = index.saturating_mul(cs);
         let keep = vm.len.saturating_sub(start).min(cs) as usize;
@@ -186,8 +200,7 @@ impl Image {
             .div_ceil(self.l1_span())
             .saturating_mul(self.l1_span());
         let virt = base.saturating_add(start);
-        let out = self.read_cluster(src, (vm.l1_offset, vm.l1_size), virt, out)?;
-        Ok(&out[..keep])
+        Ok((self.locate(src, (vm.l1_offset, vm.l1_size), virt)?, keep))
     }
 
     /// Reads the guest disk's cluster `index` (as the VM sees it now, not
@@ -203,21 +216,17 @@ impl Image {
         if virt >= self.size {
             return fail(24, "cluster beyond the disk size");
         }
-        self.read_cluster(src, self.l1, virt, out).map(|c| &*c)
+        let cluster = self.locate(src, self.l1, virt)?;
+        self.read(src, cluster, out).map(|c| &*c)
     }
 
     /// The cluster at guest-virtual offset `virt` through L1 table `l1`.
-    fn read_cluster<'o>(
+    fn locate(
         &self,
         src: &mut (impl ReadAt + ?Sized),
         l1: (u64, u32),
         virt: u64,
-        out: &'o mut [u8],
-    ) -> Result<&'o mut [u8]> {
-        let cs = self.cluster_size();
-        let Some(out) = out.get_mut(..cs as usize) else {
-            return fail(20, "cluster larger than the read buffer");
-        };
+    ) -> Result<Cluster> {
         let l1_index = virt / self.l1_span();
         let l2_table = if l1_index < u64::from(l1.1) {
             self.entry(src, l1.0.saturating_add(8 * l1_index))? & OFFSET_MASK
@@ -225,19 +234,48 @@ impl Image {
             0
         };
         if l2_table == 0 {
-            out.fill(0);
-            return Ok(out);
+            return Ok(Cluster::Zero);
         }
-        let l2_at = l2_table + 8 * ((virt % self.l1_span()) / cs);
+        let l2_at = l2_table + 8 * ((virt % self.l1_span()) / self.cluster_size());
         let l2 = self.entry(src, l2_at)?;
-        if l2 & COMPRESSED != 0 {
-            self.compressed(src, l2, l2_at, out)?;
+        Ok(if l2 & COMPRESSED != 0 {
+            let x = 62 - (self.cluster_bits - 8);
+            let offset = l2 & ((1 << x) - 1);
+            let sectors = ((l2 >> x) & ((1 << (self.cluster_bits - 8)) - 1)) + 1;
+            // The sector count may run past the file's end on its last cluster.
+            let len = (sectors * 512 - (offset & 511)).min(src.size().saturating_sub(offset));
+            Cluster::Compressed { offset, len }
         } else if l2 & ZERO != 0 || l2 & OFFSET_MASK == 0 {
-            out.fill(0);
+            Cluster::Zero
         } else {
-            match src.read_at(l2 & OFFSET_MASK, out.len()) {
+            Cluster::At(l2 & OFFSET_MASK)
+        })
+    }
+
+    /// A cluster's bytes, into `out` (at least one cluster long).
+    fn read<'o>(
+        &self,
+        src: &mut (impl ReadAt + ?Sized),
+        cluster: Cluster,
+        out: &'o mut [u8],
+    ) -> Result<&'o mut [u8]> {
+        let Some(out) = out.get_mut(..self.cluster_size() as usize) else {
+            return fail(20, "cluster larger than the read buffer");
+        };
+        match cluster {
+            Cluster::Zero => out.fill(0),
+            Cluster::At(at) => match src.read_at(at, out.len()) {
                 Some(data) => out.copy_from_slice(data),
-                None => return fail(l2_at, "L2 entry points past the end of the file"),
+                None => return fail(at, "cluster past the end of the file"),
+            },
+            Cluster::Compressed { offset, len } => {
+                let Some(data) = src.read_at(offset, len as usize) else {
+                    return fail(offset, "compressed cluster past the end of the file");
+                };
+                match inflate(data, out, false) {
+                    Ok(n) if n == out.len() => {}
+                    _ => return fail(offset, "compressed cluster does not inflate to one cluster"),
+                }
             }
         }
         Ok(out)
@@ -249,29 +287,22 @@ impl Image {
             None => fail(at, "L1 or L2 table past the end of the file"),
         }
     }
+}
 
-    /// Inflates a compressed cluster (raw deflate) described by L2 entry
-    /// `l2` (at `l2_at`) into `out`.
-    fn compressed(
-        &self,
-        src: &mut (impl ReadAt + ?Sized),
-        l2: u64,
-        l2_at: u64,
-        out: &mut [u8],
-    ) -> Result<()> {
-        let x = 62 - (self.cluster_bits - 8);
-        let host = l2 & ((1 << x) - 1);
-        let sectors = ((l2 >> x) & ((1 << (self.cluster_bits - 8)) - 1)) + 1;
-        // The sector count may run past the file's end on its last cluster.
-        let len = (sectors * 512 - (host & 511)).min(src.size().saturating_sub(host));
-        let Some(data) = src.read_at(host, len as usize) else {
-            return fail(l2_at, "compressed cluster past the end of the file");
-        };
-        match inflate(data, out, false) {
-            Ok(n) if n == out.len() => Ok(()),
-            _ => fail(host, "compressed cluster does not inflate to one cluster"),
-        }
-    }
+/// Where a cluster's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cluster {
+    /// Zeros: unallocated or a zero cluster.
+    Zero,
+    /// A plain cluster at this file offset.
+    At(u64),
+    /// Raw deflate data of `len` bytes at `offset`, one cluster inflated.
+    Compressed {
+        /// File offset of the compressed data.
+        offset: u64,
+        /// Its length (sector-rounded, cut at the file's end).
+        len: u64,
+    },
 }
 
 /// Where a snapshot's vmstate lives.
@@ -326,5 +357,26 @@ impl<'a> Snapshot<'a> {
                 len: field(0).unwrap_or(be(e, 32, 4)),
             },
         }
+    }
+}
+
+#[cfg(feature = "std")]
+impl Snapshot<'_> {
+    /// The snapshot as `qemu-img info --output=json` lists it (same keys).
+    pub fn to_json(&self) -> serde_json::Value {
+        use std::string::String;
+        let mut j = serde_json::json!({
+            "id": String::from_utf8_lossy(self.id),
+            "name": String::from_utf8_lossy(self.name),
+            "vm-state-size": self.vmstate.len,
+            "date-sec": self.date.0,
+            "date-nsec": self.date.1,
+            "vm-clock-sec": self.vm_clock_ns / 1_000_000_000,
+            "vm-clock-nsec": self.vm_clock_ns % 1_000_000_000,
+        });
+        if let Some(n) = self.icount {
+            j["icount"] = n.into();
+        }
+        j
     }
 }

@@ -83,8 +83,42 @@ function openFile(file) {
   if (!file) return;
   $('error-banner').hidden = true;
   $('results').hidden = true;
+  $('snapshots').hidden = true;
   current = { file };
   startJob('decode', { type: 'decode', file, options }, `Decoding ${file.name} (${fmtBytes(file.size)})…`);
+}
+
+/** Decodes snapshot `name` of the qcow2 image `image`. */
+function openSnapshot(image, name) {
+  $('error-banner').hidden = true;
+  $('results').hidden = true;
+  current = { file: image, snapshot: name };
+  startJob('decode', { type: 'decode', file: image, snapshot: name, options },
+    `Decoding snapshot ${name} of ${image.name}…`);
+}
+
+/** The snapshot table of a qcow2 image, each with a button to decode it. */
+function showSnapshots(list) {
+  const image = current.file;
+  const tb = $('snapshot-list').tBodies[0];
+  tb.replaceChildren();
+  for (const s of list) {
+    const clock = s['vm-clock-sec'] + s['vm-clock-nsec'] / 1e9;
+    tb.append(el('tr', {},
+      el('td', { class: 'num' }, s.id),
+      el('th', { scope: 'row' }, s.name),
+      el('td', { class: 'num' }, fmtBytes(s['vm-state-size'])),
+      el('td', {}, new Date(s['date-sec'] * 1000).toISOString().replace('T', ' ').slice(0, 19)),
+      el('td', { class: 'num' }, `${clock.toFixed(3)} s`),
+      el('td', {}, el('button', {
+        type: 'button', class: 'small', disabled: s['vm-state-size'] === 0,
+        'aria-label': `Decode snapshot ${s.name}`,
+        onclick: () => openSnapshot(image, s.name),
+      }, 'Decode'))));
+  }
+  $('snapshots').hidden = false;
+  document.body.dataset.state = 'snapshots';
+  setStatus(`${image.name} is a qcow2 image with ${list.length} snapshot${list.length === 1 ? '' : 's'}: choose one to decode.`);
 }
 
 function onWorkerMessage(ev) {
@@ -97,7 +131,13 @@ function onWorkerMessage(ev) {
   }
   const kind = job;
   finishJob();
-  if (m.type === 'decoded') {
+  if (m.type === 'snapshots') {
+    showSnapshots(m.list);
+  } else if (m.type === 'decoded') {
+    if (m.vmstate) {
+      // From now on the snapshot's VM state is the stream (for downloads too).
+      current.file = new File([m.vmstate], `${stem(current.file.name)}@${current.snapshot}.vmstate`);
+    }
     showResults(m);
   } else if (m.type === 'extracted') {
     const name = `${stem(current.file.name)}.${imageName(m.block)}`;

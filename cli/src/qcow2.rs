@@ -7,8 +7,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
-use qevm::qcow2::{Image, Snapshot, VmState, MAX_CLUSTER};
-use serde_json::{json, Value as Json};
+use qevm::qcow2::{Image, VmState, MAX_CLUSTER};
+use serde_json::Value as Json;
 
 use crate::fail::Failure;
 use crate::input::FileAt;
@@ -85,23 +85,6 @@ impl Read for VmStateReader {
     }
 }
 
-/// One snapshot as `qemu-img info --output=json` lists it.
-fn snapshot_json(s: &Snapshot<'_>) -> Json {
-    let mut j = json!({
-        "id": String::from_utf8_lossy(s.id),
-        "name": String::from_utf8_lossy(s.name),
-        "vm-state-size": s.vmstate.len,
-        "date-sec": s.date.0,
-        "date-nsec": s.date.1,
-        "vm-clock-sec": s.vm_clock_ns / 1_000_000_000,
-        "vm-clock-nsec": s.vm_clock_ns % 1_000_000_000,
-    });
-    if let Some(n) = s.icount {
-        j["icount"] = n.into();
-    }
-    j
-}
-
 /// UTC calendar time for Unix seconds, as `YYYY-MM-DD HH:MM:SS`.
 fn utc(secs: u64) -> String {
     let (days, rem) = ((secs / 86400) as i64, secs % 86400);
@@ -132,7 +115,7 @@ pub fn list(path: &str, json: bool, out: &mut impl Write, st: Style) -> Result<(
     let mut docs = Vec::new();
     image
         .for_each_snapshot(&mut at, |s| {
-            docs.push(snapshot_json(s));
+            docs.push(s.to_json());
             let ns = s.vm_clock_ns;
             rows.push(vec![
                 String::from_utf8_lossy(s.id).into_owned(),

@@ -234,22 +234,26 @@ impl BlockPages {
         let ps = self.page_size;
         for (i, slot) in self.slots.iter().enumerate() {
             let len = ps.min(self.size - i as u64 * ps);
-            let run = match *slot {
-                Slot::Unsent => Run::Fill { byte: 0, len },
-                Slot::Fill(byte) => Run::Fill { byte, len },
-                Slot::At(at) => Run::File { at, len },
-                Slot::Copy(index) => Run::Copy { index, len },
-            };
-            match (out.last_mut(), run) {
-                (Some(Run::Fill { byte: a, len: l }), Run::Fill { byte: b, len }) if *a == b => {
-                    *l += len
-                }
-                (Some(Run::File { at: a, len: l }), Run::File { at, len }) if *a + *l == at => {
-                    *l += len
-                }
-                _ => out.push(run),
-            }
+            push_run(
+                &mut out,
+                match *slot {
+                    Slot::Unsent => Run::Fill { byte: 0, len },
+                    Slot::Fill(byte) => Run::Fill { byte, len },
+                    Slot::At(at) => Run::File { at, len },
+                    Slot::Copy(index) => Run::Copy { index, len },
+                },
+            );
         }
         out
+    }
+}
+
+/// Appends `run`, merged into the last one when they continue each other
+/// (file bytes that follow each other, fills of the same byte).
+pub fn push_run(out: &mut Vec<Run>, run: Run) {
+    match (out.last_mut(), run) {
+        (Some(Run::Fill { byte: a, len: l }), Run::Fill { byte: b, len }) if *a == b => *l += len,
+        (Some(Run::File { at: a, len: l }), Run::File { at, len }) if *a + *l == at => *l += len,
+        _ => out.push(run),
     }
 }

@@ -15,6 +15,10 @@
 //!   (analyze-migration.py `-d state` / `-d desc`).
 //! - `extract_block(blob, name, options, on_progress)` resolves to a `Blob`
 //!   holding the RAM block's raw image.
+//! - `list_snapshots(blob)`: the savevm snapshots of a qcow2 image (JSON
+//!   text), `null` for other files; `snapshot_blob(blob, name)`: one
+//!   snapshot's VM state as a `Blob`, which the two above then decode.
+//!   Both read synchronously (`FileReaderSync`), so they need a worker.
 //!
 //! `options` is an object or `undefined`: `{chunkSize, tailSize, pageSize}`.
 
@@ -22,6 +26,7 @@ pub mod extract;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
 pub mod run;
+pub mod snapshot;
 pub mod tree;
 
 use std::collections::{HashMap, VecDeque};
@@ -228,10 +233,10 @@ const FILL: u64 = 1 << 20;
 
 /// Builds the `Blob` of a RAM block image: slices of `file` for PAGE
 /// entries, shared 1 MiB fill blobs for ZERO entries and unsent pages.
-fn image(file: &Blob, pages: &extract::BlockPages) -> Result<Blob, JsValue> {
+fn image(file: &Blob, runs: &[Run], copies: &[Vec<u8>]) -> Result<Blob, JsValue> {
     let parts = Array::new();
     let mut fills: HashMap<u8, Blob> = HashMap::new();
-    for run in pages.runs() {
+    for &run in runs {
         match run {
             Run::File { at, len } => {
                 parts.push(
@@ -263,7 +268,7 @@ fn image(file: &Blob, pages: &extract::BlockPages) -> Result<Blob, JsValue> {
                 }
             }
             Run::Copy { index, len } => {
-                let bytes = &pages.copies[index as usize];
+                let bytes = &copies[index as usize];
                 parts.push(&Uint8Array::from(&bytes[..(len as usize).min(bytes.len())]));
             }
         }
@@ -310,7 +315,40 @@ pub async fn extract_block(
     if let Some(why) = &pages.unsupported {
         return Err(fail(why.clone()));
     }
-    image(&file, &pages)
+    image(&file, &pages.runs(), &pages.copies)
+}
+
+/// Synchronous random access to `file`: workers only.
+fn blob_at(file: &Blob) -> Result<BlobAt, JsValue> {
+    let reader = FileReaderSync::new()
+        .map_err(|_| JsValue::from_str("qcow2 images are read in a worker (FileReaderSync)"))?;
+    Ok(BlobAt {
+        blob: file.clone(),
+        len: file.size() as u64,
+        reader,
+        buf: Vec::new(),
+    })
+}
+
+/// The savevm snapshots of a qcow2 image (JSON text: the `snapshots` array
+/// of `qemu-img info --output=json`), or `null` if `file` is not qcow2.
+#[wasm_bindgen]
+pub fn list_snapshots(file: Blob) -> Result<JsValue, JsValue> {
+    let mut at = blob_at(&file)?;
+    if !at.read_at(0, 4).is_some_and(snapshot::is_qcow2) {
+        return Ok(JsValue::NULL);
+    }
+    let list = snapshot::list(&mut at).map_err(|e| JsValue::from_str(&e))?;
+    Ok(serde_json::Value::Array(list).to_string().into())
+}
+
+/// The VM state of snapshot `name` (or ID) of a qcow2 image, as a `Blob`
+/// made of slices of `file` (plain clusters), fills and inflated clusters.
+#[wasm_bindgen]
+pub fn snapshot_blob(file: Blob, name: String) -> Result<Blob, JsValue> {
+    let mut at = blob_at(&file)?;
+    let (runs, copies) = snapshot::runs(&mut at, &name).map_err(|e| JsValue::from_str(&e))?;
+    image(&file, &runs, &copies)
 }
 
 /// The crate's version.

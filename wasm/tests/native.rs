@@ -83,17 +83,25 @@ fn page_image(data: &[u8], block: &[u8], chunk: u64) -> (Vec<u8>, usize) {
     let pages = c.finish();
     assert!(pages.found, "no block {block:?}");
     assert_eq!(pages.unsupported, None);
-    let mut img = Vec::new();
-    for r in pages.runs() {
+    (
+        assemble(data, &pages.runs(), &pages.copies),
+        pages.copies.len(),
+    )
+}
+
+/// The bytes runs stand for, as the page's `Blob` holds them.
+fn assemble(file: &[u8], runs: &[Run], copies: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &r in runs {
         match r {
-            Run::File { at, len } => img.extend_from_slice(&data[at as usize..(at + len) as usize]),
-            Run::Fill { byte, len } => img.resize(img.len() + len as usize, byte),
+            Run::File { at, len } => out.extend_from_slice(&file[at as usize..(at + len) as usize]),
+            Run::Fill { byte, len } => out.resize(out.len() + len as usize, byte),
             Run::Copy { index, len } => {
-                img.extend_from_slice(&pages.copies[index as usize][..len as usize])
+                out.extend_from_slice(&copies[index as usize][..len as usize])
             }
         }
     }
-    (img, pages.copies.len())
+    out
 }
 
 /// The page's RAM image of pc.ram equals the pages applied in order.
@@ -128,4 +136,37 @@ fn decoded_pages_rebuild_the_guest() {
         let n = guest::check_against_guest(page, std::path::Path::new(&golden), name);
         assert!(n > 1000, "{name}: {n} pages compared");
     }
+}
+
+/// A snapshot's VM state, as the page assembles it from runs of the qcow2
+/// file, equals what qemu-io read from the image's VM state area, and the
+/// snapshot list equals qemu-img's.
+#[test]
+fn qcow2_snapshots_become_streams() {
+    use qevm_wasm::snapshot;
+    use sha2::{Digest, Sha256};
+    let image = std::fs::read(format!("{FIXTURES}/x86_64-pc-savevm-10.0.qcow2")).unwrap();
+    let json = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(format!("{FIXTURES}/{name}")).unwrap()).unwrap()
+    };
+    let info = json("x86_64-pc-savevm-10.0.qemu-img-info.json");
+    assert!(snapshot::is_qcow2(&image));
+    let list = snapshot::list(&mut &image[..]).unwrap();
+    assert_eq!(serde_json::Value::Array(list), info["snapshots"]);
+    let want = json("x86_64-pc-savevm-10.0.vmstate.json");
+    for name in ["booted", "halted"] {
+        let (runs, copies) = snapshot::runs(&mut &image[..], name).unwrap();
+        let vm = assemble(&image, &runs, &copies);
+        let sha: String = Sha256::digest(&vm)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(sha, want["snapshots"][name]["sha256"], "{name}");
+        let d = block_on(decode(&mut MemSource(&vm), &opts(1 << 20), |_, _| {})).unwrap();
+        assert_eq!(d.error, None, "{name}");
+        assert_eq!(d.summary.machine.as_deref(), Some("pc-i440fx-10.0"));
+    }
+    assert!(snapshot::runs(&mut &image[..], "nope")
+        .unwrap_err()
+        .contains("no snapshot"));
 }

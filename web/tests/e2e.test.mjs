@@ -164,6 +164,29 @@ test('XBZRLE, postcopy and mapped-ram blocks download as the guest had them', as
   assert.match(row, /16/);
 });
 
+test('a qcow2 image: its savevm snapshots, one decoded and its RAM downloaded', async () => {
+  await open();
+  await page.setInputFiles('#file', fixture('x86_64-pc-savevm-10.0.qcow2'));
+  await page.waitForSelector('body[data-state=snapshots]');
+  const info = JSON.parse(readFileSync(fixture('x86_64-pc-savevm-10.0.qemu-img-info.json'), 'utf8'));
+  const rows = page.locator('#snapshot-list tbody tr');
+  assert.equal(await rows.count(), info.snapshots.length);
+  assert.match(await rows.nth(1).textContent(), /halted/);
+  await page.screenshot({ path: join(ARTIFACTS, 'snapshots.png') });
+  await page.click('#snapshot-list button[aria-label="Decode snapshot halted"]');
+  assert.equal(await decoded(), 'done');
+  assert.equal(await page.textContent('#machine'), 'pc-i440fx-10.0');
+  const [img] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('#blocks button[aria-label="Download the raw image of RAM block pc.ram"]'),
+  ]);
+  assert.equal(img.suggestedFilename(), 'x86_64-pc-savevm-10.0@halted.pc.ram.img');
+  checkAgainstGuest(readFileSync(await img.path()), 'x86_64-pc-savevm-10.0.halted');
+  // the state download is the snapshot's (qevm state --snapshot gives the same)
+  const st = await downloadText('#dl-state');
+  assert.ok(JSON.parse(st.text)['timer (0)'], 'state.json of the snapshot');
+});
+
 test('keyboard: tabs with the arrow keys, the drop zone opens the picker', async () => {
   await open();
   await page.setInputFiles('#file', fixture('s390x-ccw-10.0.mig'));
