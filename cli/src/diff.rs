@@ -509,12 +509,13 @@ impl Report {
     }
 }
 
-/// Runs `qevm diff A B`; `Failure::Reported` (exit 1) if they differ.
+/// Runs `qevm diff A B` (each read with its own options: a qcow2 image's
+/// snapshot); `Failure::Reported` (exit 1) if they differ.
 pub fn run(
     a: &str,
     b: &str,
     json: bool,
-    opts: &Options,
+    opts: (&Options, &Options),
     out: &mut impl Write,
     st: Style,
 ) -> Result<(), Failure> {
@@ -524,8 +525,8 @@ pub fn run(
         ));
     }
     let (sa, sb) = std::thread::scope(|s| {
-        let tb = s.spawn(|| snapshot(b, opts));
-        let sa = snapshot(a, opts);
+        let tb = s.spawn(|| snapshot(b, opts.1));
+        let sa = snapshot(a, opts.0);
         (
             sa,
             tb.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
@@ -535,7 +536,8 @@ pub fn run(
     let w = if json {
         jsonout::print(out, &r.json())
     } else {
-        r.write_text(out, input::display_name(a), input::display_name(b), st)
+        let (la, lb) = (input::label(a, opts.0), input::label(b, opts.1));
+        r.write_text(out, &la, &lb, st)
     };
     w.map_err(Failure::io("standard output"))?;
     if r.is_empty() {

@@ -117,6 +117,15 @@ fn open(path: &str, opts: &Options) -> Result<Source, Failure> {
     })
 }
 
+/// The name of input `path` read with `opts` in headings: the path, and
+/// the snapshot if one is read.
+pub fn label(path: &str, opts: &Options) -> String {
+    match &opts.snapshot {
+        Some(s) => format!("{} (snapshot {s})", display_name(path)),
+        None => display_name(path).to_string(),
+    }
+}
+
 /// The name to use for `path` in messages.
 pub fn display_name(path: &str) -> &str {
     if path == "-" {

@@ -42,9 +42,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "BYTES", value_parser = page_size)]
     page_size: Option<u64>,
     /// Read the VM state of this snapshot (name, else ID) of a qcow2
-    /// image instead of a migration stream.
+    /// image instead of a migration stream. `diff` takes it twice: the
+    /// first for A, the second for B (once: both).
     #[arg(long, global = true, value_name = "NAME")]
-    snapshot: Option<String>,
+    snapshot: Vec<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -161,9 +162,21 @@ fn size(s: &str) -> Result<u64, String> {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    let diff = matches!(cli.cmd, Cmd::Diff { .. });
+    if cli.snapshot.len() > 1 + usize::from(diff) {
+        return Err(Failure::Usage(format!(
+            "--snapshot given {} times: once per input",
+            cli.snapshot.len()
+        )));
+    }
     let opts = input::Options {
         page_size: cli.page_size,
-        snapshot: cli.snapshot,
+        snapshot: cli.snapshot.first().cloned(),
+    };
+    // diff's B: its own --snapshot, else A's.
+    let opts_b = input::Options {
+        snapshot: cli.snapshot.last().cloned(),
+        ..opts.clone()
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -203,12 +216,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let r = if json {
                 jsonout::print(&mut out, &info::to_json(&i))
             } else {
-                info::write_text(&i, &mut out, display_name(&file), color)
+                info::write_text(&i, &mut out, &input::label(&file, &opts), color)
             };
             r.map_err(Failure::io("standard output"))?;
         }
         Cmd::Check { file } => check::run(&file, &opts, &mut out, color)?,
-        Cmd::Diff { a, b, json } => diff::run(&a, &b, json, &opts, &mut out, color)?,
+        Cmd::Diff { a, b, json } => diff::run(&a, &b, json, (&opts, &opts_b), &mut out, color)?,
         Cmd::Snapshots { image, json } => qcow2::list(&image, json, &mut out, color)?,
     }
     out.flush().map_err(Failure::io("standard output"))
