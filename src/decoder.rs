@@ -296,6 +296,32 @@ impl<'v, 'd, 'b, const N: usize> Decoder<'v, 'd, 'b, N> {
         self.page_size
     }
 
+    /// The absolute offset up to which the decoder is passing over bytes it
+    /// does not read (a mapped-ram region, a vmdesc larger than the
+    /// buffer), if it is doing so now. A caller that can seek may jump
+    /// there with [`Decoder::skip_to`] instead of feeding those bytes.
+    pub fn skipping_to(&self) -> Option<u64> {
+        match self.state {
+            State::Skip { until } if self.held == 0 => Some(until),
+            _ => None,
+        }
+    }
+
+    /// Continues at absolute offset `to`, as if the bytes up to it had
+    /// been fed; only inside the region [`Decoder::skipping_to`] reports
+    /// (anything else is ignored).
+    pub fn skip_to(&mut self, to: u64) {
+        if let Some(until) = self
+            .skipping_to()
+            .filter(|&u| (self.offset..=u).contains(&to))
+        {
+            self.offset = to;
+            if to == until {
+                self.state = self.resume;
+            }
+        }
+    }
+
     /// Feeds the next chunk of the stream.
     pub fn feed<V: Visitor>(&mut self, chunk: &[u8], visitor: &mut V) -> Result<(), Error> {
         if let Some(e) = &self.failed {

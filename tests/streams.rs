@@ -104,6 +104,40 @@ fn push_front_end_matches_slice_at_any_chunking() {
     }
 }
 
+/// A caller that seeks over the regions the decoder passes over
+/// (`skipping_to` / `skip_to`) gets the same events as the slice decoder.
+#[test]
+fn jumping_over_skipped_regions_matches_slice() {
+    let mut jumped = 0;
+    for p in fixtures().into_iter().filter(|p| !lacks_footers(p)) {
+        let data = std::fs::read(&p).unwrap();
+        let desc = find_trailer(&data).map(|(s, l)| VmDesc::<512>::parse(&data[s..s + l]).unwrap());
+        let mut buf = vec![0u8; 1 << 20];
+        let mut file = &data[..];
+        let mut d = Decoder::new(desc.as_ref(), &mut buf).with_source(&mut file);
+        let mut f = Fingerprint::default();
+        let mut at = 0usize;
+        while at < data.len() {
+            if let Some(to) = d.skipping_to().filter(|&to| to > d.offset() + 1) {
+                d.skip_to(to - 1); // one byte short, then the rest by feeding
+                d.skip_to(to + 1); // beyond the region: ignored
+                at = to as usize - 1;
+                jumped += 1;
+            }
+            let n = 4096.min(data.len() - at);
+            d.feed(&data[at..at + n], &mut f).unwrap();
+            at += n;
+        }
+        d.finish(&mut f).unwrap();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(f.digest(), slice_print(&data).digest(), "{name}");
+    }
+    assert!(
+        jumped >= 10,
+        "only {jumped} jumps: the mapped-ram fixtures are gone?"
+    );
+}
+
 #[test]
 fn one_byte_chunks_match_slice() {
     for p in fixtures()

@@ -239,7 +239,7 @@ pub fn parse_desc<'d>(json: &'d [u8], at: u64, name: &str) -> Result<Desc<'d>, F
 /// `desc` if known into `front`; returns it, the bytes read and the page
 /// size the decoder ended with.
 fn run<'s, S: Sink>(
-    r: &mut dyn Read,
+    r: &mut dyn Input,
     total: Option<u64>,
     name: &str,
     opts: &Options,
@@ -253,9 +253,14 @@ fn run<'s, S: Sink>(
         d = d.with_source(source);
     }
     front.sink.begin(d.page_size());
-    let size = pump(r, total, name, |chunk| {
-        d.feed(chunk, &mut front)
-            .map_err(|e| Failure::decode(name, e))
+    let size = pump(r, total, name, |step| {
+        match step {
+            Step::Chunk(chunk) => d
+                .feed(chunk, &mut front)
+                .map_err(|e| Failure::decode(name, e))?,
+            Step::Jumped(to) => d.skip_to(to),
+        }
+        Ok(d.skipping_to().filter(|&to| to - d.offset() >= JUMP_MIN))
     })?;
     d.finish(&mut front).map_err(|e| Failure::decode(name, e))?;
     front.live();
@@ -313,13 +318,41 @@ impl ReadAt for FileAt {
     }
 }
 
-/// Reads `r` to its end in chunks, handing each to `feed`; returns the
-/// bytes read.
+/// Bytes the decoder passes over that are worth a seek instead of reads.
+const JUMP_MIN: u64 = 1 << 20;
+
+/// What the pump reads: forward, and a regular file also by seeking ahead.
+pub trait Input: Read {
+    /// Moves to absolute offset `to`; `None` if the input cannot seek.
+    fn jump(&mut self, _to: u64) -> Option<io::Result<()>> {
+        None
+    }
+}
+
+impl Input for File {
+    fn jump(&mut self, to: u64) -> Option<io::Result<()>> {
+        Some(self.seek(SeekFrom::Start(to)).map(drop))
+    }
+}
+
+impl Input for Box<dyn Read + Send> {}
+
+/// What the pump hands the decoder.
+enum Step<'c> {
+    /// The next bytes.
+    Chunk(&'c [u8]),
+    /// The input moved ahead to this offset (which the decoder asked for).
+    Jumped(u64),
+}
+
+/// Reads `r` to its end in chunks, handing each to `feed`, which may ask
+/// to jump ahead to an offset (over bytes it would not read); returns the
+/// bytes consumed.
 fn pump(
-    r: &mut dyn Read,
+    r: &mut dyn Input,
     total: Option<u64>,
     name: &str,
-    mut feed: impl FnMut(&[u8]) -> Result<(), Failure>,
+    mut feed: impl FnMut(Step<'_>) -> Result<Option<u64>, Failure>,
 ) -> Result<u64, Failure> {
     let mut progress = Progress::new(total);
     let mut chunk = vec![0u8; CHUNK];
@@ -331,8 +364,18 @@ fn pump(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Failure::io(name)(e)),
         };
-        feed(&chunk[..n])?;
+        let mut ahead = feed(Step::Chunk(&chunk[..n]))?;
         at += n as u64;
+        while let Some(to) = ahead {
+            match r.jump(to) {
+                Some(Ok(())) => {
+                    at = to;
+                    ahead = feed(Step::Jumped(to))?;
+                }
+                Some(Err(e)) => return Err(Failure::io(name)(e)),
+                None => break,
+            }
+        }
         progress.advance(at);
     }
 }
@@ -576,7 +619,7 @@ impl<S: Sink> Visitor for Front<'_, S> {
 /// Decodes a forward-only stream: device sections are kept raw until the
 /// vmdesc at the end is known, then decoded in stream order.
 fn stream<S: Sink>(
-    r: &mut dyn Read,
+    r: &mut dyn Input,
     name: &str,
     opts: &Options,
     sink: &mut S,
