@@ -6,7 +6,7 @@
 //! directory; the working directory is never changed.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -234,31 +234,42 @@ impl Images {
             None => None,
         };
         let ranges = physmap::pc_ranges((&ram.name, ram_len), bios, below);
-        let io = Failure::io(path.display());
-        let out = File::create(path).map_err(Failure::io(path.display()))?;
+        let fail = || Failure::io(path.display());
+        let mut out = File::create(path).map_err(fail())?;
         let mut head = vec![0u8; elf::header_len(ranges.len())];
         elf::write_header(&ranges, elf::EM_X86_64, &mut head);
-        out.write_all_at(&head, 0)
-            .map_err(Failure::io(path.display()))?;
+        out.write_all_at(&head, 0).map_err(fail())?;
         let mut end = head.len() as u64;
-        let mut buf = vec![0u8; RUN_MAX];
+        // Only pages holding data are copied (in the kernel where it can),
+        // so the ELF has the images' holes.
+        let page = self.page.len().max(1) as u64;
         for (r, at) in ranges.iter().zip(elf::layout(&ranges)) {
-            let src = &find(r.block).expect("ranges name known blocks").file;
-            let mut done = 0;
-            while done < r.len {
-                let n = (r.len - done).min(RUN_MAX as u64) as usize;
-                read_at(src, &mut buf[..n], r.offset + done)
-                    .map_err(Failure::io(path.display()))?;
-                // Zero runs stay holes, as in the images.
-                if buf[..n].iter().any(|&b| b != 0) {
-                    out.write_all_at(&buf[..n], at + done)
-                        .map_err(Failure::io(path.display()))?;
+            let img = find(r.block).expect("ranges name known blocks");
+            let mut src = &img.file;
+            let (first, last) = (r.offset / page, (r.offset + r.len).div_ceil(page));
+            let mut p = first;
+            while p < last {
+                if !img.dirty(p) {
+                    p += 1;
+                    continue;
                 }
-                done += n as u64;
+                let q = (p..last).find(|&q| !img.dirty(q)).unwrap_or(last);
+                let (from, len) = (p * page, ((q - p) * page).min(r.offset + r.len - p * page));
+                src.seek(SeekFrom::Start(from)).map_err(fail())?;
+                out.seek(SeekFrom::Start(at + from - r.offset))
+                    .map_err(fail())?;
+                let n = std::io::copy(&mut src.take(len), &mut out).map_err(fail())?;
+                if n != len {
+                    return Err(Failure::Unsupported(format!(
+                        "{}: image shorter than its block",
+                        img.file_name
+                    )));
+                }
+                p = q;
             }
             end = end.max(at + r.len);
         }
-        out.set_len(end).map_err(io)
+        out.set_len(end).map_err(fail())
     }
 
     /// The image file names, in block table order.
