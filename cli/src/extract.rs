@@ -44,6 +44,8 @@ struct Image {
     file: File,
     /// Pages holding written data (one bit per page; grown as needed).
     dirty: Vec<u64>,
+    /// Page entries the stream had for the block.
+    entries: u64,
 }
 
 impl Image {
@@ -73,6 +75,10 @@ pub struct Images {
     dir: PathBuf,
     /// The machine type from the configuration record.
     machine: Option<Vec<u8>>,
+    /// x-ignore-shared: blocks without pages live in shared memory.
+    ignore_shared: bool,
+    /// mapped-ram regions were passed over (a pipe): those images are empty.
+    unread: bool,
     blocks: Vec<Image>,
     last: usize,
     /// Pending write: block, start address, bytes.
@@ -87,6 +93,8 @@ impl Images {
         Images {
             dir: dir.to_path_buf(),
             machine: None,
+            ignore_shared: false,
+            unread: false,
             blocks: Vec::new(),
             last: 0,
             run: None,
@@ -121,6 +129,7 @@ impl Images {
         else {
             return Ok(());
         };
+        self.blocks[b].entries += 1;
         let mut scratch = std::mem::take(&mut self.page);
         scratch.resize(p.page_size as usize, 0);
         let r = self.page_with(b, p, &mut scratch);
@@ -272,6 +281,28 @@ impl Images {
         out.set_len(end).map_err(fail())
     }
 
+    /// Why some images hold less than the guest had, for standard error.
+    fn caveats(&self, input: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.unread {
+            v.push(format!(
+                "{input}: mapped-ram pages sit at file offsets a pipe cannot reach: \
+                 those images are empty (extract from the file itself)"
+            ));
+        }
+        if self.ignore_shared {
+            for b in self.blocks.iter().filter(|b| b.entries == 0) {
+                v.push(format!(
+                    "{input}: x-ignore-shared: {} has no pages in the stream; its contents \
+                     are in the shared memory backend, and {} is left zero",
+                    String::from_utf8_lossy(&b.name),
+                    b.file_name
+                ));
+            }
+        }
+        v
+    }
+
     /// The image file names, in block table order.
     fn names(self) -> Vec<String> {
         self.blocks.into_iter().map(|b| b.file_name).collect()
@@ -302,6 +333,10 @@ impl Sink for Images {}
 impl Visitor for Images {
     fn configuration(&mut self, c: &Configuration<'_>) {
         self.machine = Some(c.machine.to_vec());
+        self.ignore_shared = c.has_capability("x-ignore-shared");
+    }
+    fn skipped(&mut self, what: &[u8], _offset: u64, _len: u64) {
+        self.unread |= what == b"mapped-ram";
     }
     fn ram_block(&mut self, b: &RamBlock<'_>) {
         if self.failed.is_some() {
@@ -324,6 +359,7 @@ impl Visitor for Images {
                 file_name,
                 file,
                 dirty: Vec::new(),
+                entries: 0,
             }),
             Err(e) => self.io(Err(e)),
         }
@@ -378,6 +414,9 @@ pub fn run(
     let Tee(state, images) = tee;
     state.finish()?;
     let images = images.finish()?;
+    for c in images.caveats(name) {
+        eprintln!("qevm: {c}");
+    }
     if elf_opts.elf {
         images.write_elf(&dir.join("guest.elf"), elf_opts.below_4g)?;
     }

@@ -265,3 +265,28 @@ fn diff_compares_two_snapshots() {
     let three = qevm(&["info", "--snapshot", "a", "--snapshot", "b", img]);
     assert_eq!(three.status.code(), Some(2));
 }
+
+/// What a stream does not carry is said, not silently left zero.
+#[test]
+fn extract_says_which_images_the_stream_cannot_fill() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let shared = fixture("x86_64-pc-ignore-shared-10.0.mig");
+    let o = qevm(&["extract", "-o", out, shared.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.contains("x-ignore-shared: mem has no pages"),
+        "{err}"
+    );
+    let mapped = std::fs::File::open(fixture("x86_64-microvm-mapped-ram-10.0.mig")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_qevm"))
+        .args(["extract", "-o", out, "-"])
+        .stdin(mapped)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.contains("a pipe cannot reach"),
+        "{err}"
+    );
+}
