@@ -516,7 +516,15 @@ fn a_vmdesc_larger_than_the_buffer_is_a_clear_error() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for cmd in ["state", "desc", "extract", "info", "check", "diff", "snapshots"] {
+    for cmd in [
+        "state",
+        "desc",
+        "extract",
+        "info",
+        "check",
+        "diff",
+        "snapshots",
+    ] {
         let o = qevm(&[cmd, "--help"]);
         assert!(o.status.success(), "{cmd}");
         let text = String::from_utf8(o.stdout).unwrap();
