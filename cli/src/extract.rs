@@ -5,12 +5,17 @@
 //! are turned into flat file names, so nothing is written outside the
 //! directory; the working directory is never changed.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use qevm::{elf, physmap, Command, Configuration, PageData, RamBlock, RamPage, Visitor};
+use qevm::vmdesc::FieldDesc;
+use qevm::{
+    elf, physmap, Command, Configuration, PageData, RamBlock, RamPage, SectionHeader, Value,
+    Visitor,
+};
 
 use crate::fail::Failure;
 use crate::input::{self, Options, Sink};
@@ -79,6 +84,10 @@ pub struct Images {
     ignore_shared: bool,
     /// mapped-ram regions were passed over (a pipe): those images are empty.
     unread: bool,
+    /// The registers of each x86 vCPU (`cpu` section instance), for the
+    /// ELF notes, and the instance being read.
+    cpus: BTreeMap<u32, elf::X86Regs>,
+    cpu: Option<u32>,
     blocks: Vec<Image>,
     last: usize,
     /// Pending write: block, start address, bytes.
@@ -95,6 +104,8 @@ impl Images {
             machine: None,
             ignore_shared: false,
             unread: false,
+            cpus: BTreeMap::new(),
+            cpu: None,
             blocks: Vec::new(),
             last: 0,
             run: None,
@@ -245,14 +256,15 @@ impl Images {
         let ranges = physmap::pc_ranges((&ram.name, ram_len), bios, below);
         let fail = || Failure::io(path.display());
         let mut out = File::create(path).map_err(fail())?;
-        let mut head = vec![0u8; elf::header_len(ranges.len())];
-        elf::write_header(&ranges, elf::EM_X86_64, &mut head);
+        let cpus: Vec<elf::X86Regs> = self.cpus.values().copied().collect();
+        let mut head = vec![0u8; elf::header_len(ranges.len(), cpus.len())];
+        elf::write_header(&ranges, &cpus, elf::EM_X86_64, &mut head);
         out.write_all_at(&head, 0).map_err(fail())?;
         let mut end = head.len() as u64;
         // Only pages holding data are copied (in the kernel where it can),
         // so the ELF has the images' holes.
         let page = self.page.len().max(1) as u64;
-        for (r, at) in ranges.iter().zip(elf::layout(&ranges)) {
+        for (r, at) in ranges.iter().zip(elf::layout(&ranges, cpus.len())) {
             let img = find(r.block).expect("ranges name known blocks");
             let mut src = &img.file;
             let (first, last) = (r.offset / page, (r.offset + r.len).div_ceil(page));
@@ -337,6 +349,39 @@ impl Visitor for Images {
     }
     fn skipped(&mut self, what: &[u8], _offset: u64, _len: u64) {
         self.unread |= what == b"mapped-ram";
+    }
+    fn section_start(&mut self, s: &SectionHeader<'_>) {
+        self.cpu = (s.name == b"cpu").then_some(s.instance_id);
+    }
+    fn value(&mut self, path: &qevm::Path<'_, '_>, _field: &FieldDesc<'_>, value: &Value<'_>) {
+        let (Some(cpu), Some(v)) = (self.cpu, value.as_u64()) else {
+            return;
+        };
+        let path = path.to_string();
+        let Some(field) = path.strip_prefix("cpu/") else {
+            return;
+        };
+        let r = self.cpus.entry(cpu).or_default();
+        let index = |prefix: &str, suffix: &str| {
+            field
+                .strip_prefix(prefix)?
+                .strip_suffix(suffix)?
+                .parse::<usize>()
+                .ok()
+        };
+        match field {
+            "env.eip" => r.rip = v,
+            "env.eflags" => r.rflags = v,
+            "env.segs[4]/base" => r.fs_base = v,
+            "env.segs[5]/base" => r.gs_base = v,
+            _ => {
+                if let Some(i) = index("env.regs[", "]").filter(|&i| i < 16) {
+                    r.gpr[i] = v;
+                } else if let Some(i) = index("env.segs[", "]/selector").filter(|&i| i < 6) {
+                    r.seg[i] = v;
+                }
+            }
+        }
     }
     fn ram_block(&mut self, b: &RamBlock<'_>) {
         if self.failed.is_some() {

@@ -290,3 +290,36 @@ fn extract_says_which_images_the_stream_cannot_fill() {
         "{err}"
     );
 }
+
+/// gdb reads the registers from the ELF's notes: the dirtier guest of the
+/// `halted` snapshot stopped right after its `hlt`, which sits at
+/// 0x100046 (multiboot load address 0x100000, 32-byte header, 38 bytes of
+/// code before it; tests/fixtures/record.sh), and its counter register
+/// (ebx) equals what it last wrote to memory at 0x200000.
+#[test]
+fn gdb_reads_the_vcpu_registers() {
+    let img = fixture("x86_64-pc-savevm-10.0.qcow2");
+    let (_dir, elf) = check_elf(
+        &[img.to_str().unwrap(), "--snapshot", "halted"],
+        "x86_64-pc-savevm-10.0.halted.guest.json",
+    );
+    let o = Command::new("gdb")
+        .args(["-batch", "-nx", "-c"])
+        .arg(&elf)
+        .args(["-ex", "info registers rip rbx", "-ex", "x/1wx 0x200000"])
+        .output()
+        .expect("gdb");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let word = |prefix: &str, at: usize| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{text}"));
+        let w = line.split_whitespace().nth(at).unwrap();
+        u64::from_str_radix(w.trim_start_matches("0x"), 16).unwrap()
+    };
+    assert_eq!(word("rip", 1), 0x10_0047, "{text}");
+    let counter = word("rbx", 1);
+    assert!(counter > 1, "the dirtier ran: {text}");
+    assert_eq!(word("0x200000:", 1), counter & 0xffff_ffff, "{text}");
+}
