@@ -117,6 +117,17 @@ fn elf_cores_hold_the_guest_memory() {
     assert!(meta.blocks() * 512 < meta.len() / 4, "zero runs are holes");
 }
 
+/// What gdb prints for `commands` on core file `elf` (no executable).
+fn gdb(elf: &Path, commands: &[&str]) -> String {
+    let mut c = Command::new("gdb");
+    c.args(["-batch", "-nx", "-c"]).arg(elf);
+    for cmd in commands {
+        c.args(["-ex", cmd]);
+    }
+    let o = c.output().expect("gdb (scripts/setup.sh installs it)");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// gdb reads the core: the loader blob above 4 GiB is where the guest had it.
 #[test]
 fn gdb_reads_the_elf_core() {
@@ -125,13 +136,7 @@ fn gdb_reads_the_elf_core() {
         &[split.to_str().unwrap(), "--below-4g", "0x1000000"],
         "x86_64-pc-split-10.0.guest.json",
     );
-    let o = Command::new("gdb")
-        .args(["-batch", "-nx", "-c"])
-        .arg(&elf)
-        .args(["-ex", "x/8xb 0x100005000"])
-        .output()
-        .expect("gdb (scripts/setup.sh installs it)");
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = gdb(&elf, &["x/8xb 0x100005000"]);
     let line = text
         .lines()
         .find(|l| l.starts_with("0x100005000:"))
@@ -303,13 +308,7 @@ fn gdb_reads_the_vcpu_registers() {
         &[img.to_str().unwrap(), "--snapshot", "halted"],
         "x86_64-pc-savevm-10.0.halted.guest.json",
     );
-    let o = Command::new("gdb")
-        .args(["-batch", "-nx", "-c"])
-        .arg(&elf)
-        .args(["-ex", "info registers rip rbx", "-ex", "x/1wx 0x200000"])
-        .output()
-        .expect("gdb");
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = gdb(&elf, &["info registers rip rbx", "x/1wx 0x200000"]);
     let word = |prefix: &str, at: usize| -> u64 {
         let line = text
             .lines()
