@@ -16,10 +16,26 @@ pub trait ReadAt {
     fn size(&mut self) -> u64;
 }
 
+/// `len` bytes of `bytes` at `offset`, if they are all there.
+fn slice_at(bytes: &[u8], offset: u64, len: usize) -> Option<&[u8]> {
+    let start = usize::try_from(offset).ok()?;
+    bytes.get(start..start.checked_add(len)?)
+}
+
 impl ReadAt for &[u8] {
     fn read_at(&mut self, offset: u64, len: usize) -> Option<&[u8]> {
-        let start = usize::try_from(offset).ok()?;
-        self.get(start..start.checked_add(len)?)
+        slice_at(self, offset, len)
+    }
+    fn size(&mut self) -> u64 {
+        self.len() as u64
+    }
+}
+
+/// An owned copy of the stream (std), e.g. behind a `Box<dyn ReadAt>`.
+#[cfg(feature = "std")]
+impl ReadAt for std::vec::Vec<u8> {
+    fn read_at(&mut self, offset: u64, len: usize) -> Option<&[u8]> {
+        slice_at(self, offset, len)
     }
     fn size(&mut self) -> u64 {
         self.len() as u64

@@ -29,7 +29,7 @@ impl fmt::Display for Qcow2Error {
 
 type Result<T> = core::result::Result<T, Qcow2Error>;
 
-const MAGIC: u32 = 0x5146_49fb;
+const MAGIC: &[u8; 4] = b"QFI\xfb";
 /// Largest cluster QEMU creates (2 MiB): the size of the caller's buffer.
 pub const MAX_CLUSTER: usize = 2 << 20;
 /// The fixed part of a snapshot table entry.
@@ -47,6 +47,11 @@ fn be(b: &[u8], at: usize, n: usize) -> u64 {
     b[at..at + n]
         .iter()
         .fold(0, |v, &x| (v << 8) | u64::from(x))
+}
+
+/// Whether `head` (a file's first bytes) starts with the qcow2 magic.
+pub fn is_qcow2(head: &[u8]) -> bool {
+    head.starts_with(MAGIC)
 }
 
 /// The image header: what the reader needs of it.
@@ -73,7 +78,7 @@ impl Image {
             Some(h) => h,
             None => return fail(0, "file too short for a qcow2 header"),
         };
-        if be(h, 0, 4) as u32 != MAGIC {
+        if !is_qcow2(h) {
             return fail(0, "not a qcow2 image (bad magic)");
         }
         let version = be(h, 4, 4) as u32;

@@ -107,14 +107,7 @@ impl Source for BlobSource {
     }
 
     fn random(&self) -> Option<Box<dyn ReadAt>> {
-        // Outside a worker there is no FileReaderSync: the constructor throws.
-        let reader = FileReaderSync::new().ok()?;
-        Some(Box::new(BlobAt {
-            blob: self.blob.clone(),
-            len: self.len,
-            reader,
-            buf: Vec::new(),
-        }))
+        Some(Box::new(BlobAt::new(&self.blob)?))
     }
 
     fn prefetch(&mut self, start: u64, end: u64) {
@@ -141,6 +134,18 @@ struct BlobAt {
     len: u64,
     reader: FileReaderSync,
     buf: Vec<u8>,
+}
+
+impl BlobAt {
+    /// `None` outside a worker, where the FileReaderSync constructor throws.
+    fn new(blob: &Blob) -> Option<Self> {
+        Some(BlobAt {
+            blob: blob.clone(),
+            len: blob.size() as u64,
+            reader: FileReaderSync::new().ok()?,
+            buf: Vec::new(),
+        })
+    }
 }
 
 impl ReadAt for BlobAt {
@@ -320,14 +325,8 @@ pub async fn extract_block(
 
 /// Synchronous random access to `file`: workers only.
 fn blob_at(file: &Blob) -> Result<BlobAt, JsValue> {
-    let reader = FileReaderSync::new()
-        .map_err(|_| JsValue::from_str("qcow2 images are read in a worker (FileReaderSync)"))?;
-    Ok(BlobAt {
-        blob: file.clone(),
-        len: file.size() as u64,
-        reader,
-        buf: Vec::new(),
-    })
+    BlobAt::new(file)
+        .ok_or_else(|| JsValue::from_str("qcow2 images are read in a worker (FileReaderSync)"))
 }
 
 /// The savevm snapshots of a qcow2 image (JSON text: the `snapshots` array
@@ -335,7 +334,7 @@ fn blob_at(file: &Blob) -> Result<BlobAt, JsValue> {
 #[wasm_bindgen]
 pub fn list_snapshots(file: Blob) -> Result<JsValue, JsValue> {
     let mut at = blob_at(&file)?;
-    if !at.read_at(0, 4).is_some_and(snapshot::is_qcow2) {
+    if !at.read_at(0, 4).is_some_and(qevm::qcow2::is_qcow2) {
         return Ok(JsValue::NULL);
     }
     let list = snapshot::list(&mut at).map_err(|e| JsValue::from_str(&e))?;

@@ -71,26 +71,13 @@ impl ReadAt for FileAt {
 /// Bytes in memory as a source.
 pub struct MemSource<'a>(pub &'a [u8]);
 
-/// A copy of a [`MemSource`]'s bytes, for random access.
-struct MemAt(Vec<u8>);
-
-impl ReadAt for MemAt {
-    fn read_at(&mut self, offset: u64, len: usize) -> Option<&[u8]> {
-        let start = usize::try_from(offset).ok()?;
-        self.0.get(start..start.checked_add(len)?)
-    }
-    fn size(&mut self) -> u64 {
-        self.0.len() as u64
-    }
-}
-
 impl Source for MemSource<'_> {
     fn len(&self) -> u64 {
         self.0.len() as u64
     }
 
     fn random(&self) -> Option<Box<dyn ReadAt>> {
-        Some(Box::new(MemAt(self.0.to_vec())))
+        Some(Box::new(self.0.to_vec()))
     }
 
     async fn read(&mut self, start: u64, end: u64, out: &mut Vec<u8>) -> Result<(), String> {

@@ -13,11 +13,6 @@ fn text(e: qevm::qcow2::Qcow2Error) -> String {
     e.to_string()
 }
 
-/// Whether the bytes start like a qcow2 image.
-pub fn is_qcow2(head: &[u8]) -> bool {
-    head.starts_with(b"QFI\xfb")
-}
-
 /// The snapshot table, as `qemu-img info --output=json` lists it.
 pub fn list(src: &mut dyn ReadAt) -> Result<Vec<Json>, String> {
     let img = Image::open(src).map_err(text)?;

@@ -150,7 +150,7 @@ fn qcow2_snapshots_become_streams() {
         serde_json::from_slice(&std::fs::read(format!("{FIXTURES}/{name}")).unwrap()).unwrap()
     };
     let info = json("x86_64-pc-savevm-10.0.qemu-img-info.json");
-    assert!(snapshot::is_qcow2(&image));
+    assert!(qevm::qcow2::is_qcow2(&image));
     let list = snapshot::list(&mut &image[..]).unwrap();
     assert_eq!(serde_json::Value::Array(list), info["snapshots"]);
     let want = json("x86_64-pc-savevm-10.0.vmstate.json");
