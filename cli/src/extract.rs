@@ -51,6 +51,8 @@ struct Image {
     dirty: Vec<u64>,
     /// Page entries the stream had for the block.
     entries: u64,
+    /// The block's used length (the image file's length).
+    size: u64,
 }
 
 impl Image {
@@ -94,6 +96,9 @@ pub struct Images {
     run: Option<(usize, u64, Vec<u8>)>,
     /// A scratch buffer for one page.
     page: Vec<u8>,
+    /// The target page size, from the page entries: the unit of the
+    /// images' dirty bitmaps.
+    page_size: u64,
     failed: Option<Failure>,
 }
 
@@ -110,6 +115,7 @@ impl Images {
             last: 0,
             run: None,
             page: Vec::new(),
+            page_size: qevm::DEFAULT_PAGE_SIZE,
             failed: None,
         }
     }
@@ -141,6 +147,7 @@ impl Images {
             return Ok(());
         };
         self.blocks[b].entries += 1;
+        self.page_size = p.page_size;
         let mut scratch = std::mem::take(&mut self.page);
         scratch.resize(p.page_size as usize, 0);
         let r = self.page_with(b, p, &mut scratch);
@@ -184,7 +191,7 @@ impl Images {
             return Ok(());
         };
         self.flush()?;
-        let page = self.page.len().max(qevm::DEFAULT_PAGE_SIZE as usize) as u64;
+        let page = self.page_size;
         let zeros = vec![0u8; page as usize];
         let end = start.saturating_add(len);
         let mut at = start - start % page;
@@ -226,18 +233,13 @@ impl Images {
         let Some(ram) = find(b"pc.ram") else {
             return unsupported("--elf: no pc.ram block (x86 pc and q35 guests only)".into());
         };
-        let ram_len = ram
-            .file
-            .metadata()
-            .map_err(Failure::io(&ram.file_name))?
-            .len();
         let board = self
             .machine
             .as_deref()
             .and_then(physmap::Board::from_machine);
         let below = match (below_4g, board) {
             (Some(b), _) => b,
-            (None, Some(board)) => board.below_4g(ram_len),
+            (None, Some(board)) => board.below_4g(ram.size),
             (None, None) => {
                 let m = self.machine.as_deref().unwrap_or(b"unknown");
                 return unsupported(format!(
@@ -246,14 +248,8 @@ impl Images {
                 ));
             }
         };
-        let bios = match find(b"pc.bios") {
-            Some(b) => Some((
-                &b.name[..],
-                b.file.metadata().map_err(Failure::io(&b.file_name))?.len(),
-            )),
-            None => None,
-        };
-        let ranges = physmap::pc_ranges((&ram.name, ram_len), bios, below);
+        let bios = find(b"pc.bios").map(|b| (&b.name[..], b.size));
+        let ranges = physmap::pc_ranges((&ram.name, ram.size), bios, below);
         let fail = || Failure::io(path.display());
         let mut out = File::create(path).map_err(fail())?;
         let cpus: Vec<elf::X86Regs> = self.cpus.values().copied().collect();
@@ -263,7 +259,7 @@ impl Images {
         let mut end = head.len() as u64;
         // Only pages holding data are copied (in the kernel where it can),
         // so the ELF has the images' holes.
-        let page = self.page.len().max(1) as u64;
+        let page = self.page_size;
         for (r, at) in ranges.iter().zip(elf::layout(&ranges, cpus.len())) {
             let img = find(r.block).expect("ranges name known blocks");
             let mut src = &img.file;
@@ -405,6 +401,7 @@ impl Visitor for Images {
                 file,
                 dirty: Vec::new(),
                 entries: 0,
+                size: b.used_length,
             }),
             Err(e) => self.io(Err(e)),
         }

@@ -173,7 +173,7 @@ pub fn decode<S: Sink>(path: &str, opts: &Options, sink: &mut S) -> Result<Decod
             file.seek(SeekFrom::Start(0)).map_err(Failure::io(name))?;
             let front = Front::new(sink, false);
             let mut at = FileAt::new(&file, name)?;
-            let (_, size, page_size) = run(
+            let decoded = run(
                 &mut file,
                 Some(len),
                 name,
@@ -181,8 +181,11 @@ pub fn decode<S: Sink>(path: &str, opts: &Options, sink: &mut S) -> Result<Decod
                 desc.as_ref(),
                 Some(&mut at),
                 front,
-            )?;
+            );
+            // A read error looks like missing bytes to the decoder: it is
+            // the cause to report.
             at.failed()?;
+            let (_, size, page_size) = decoded?;
             drop(desc);
             Ok(Decoded {
                 vmdesc: vmdesc.map(|v| v.0),
@@ -270,8 +273,9 @@ fn run<'s, S: Sink>(
 }
 
 /// Random access to a regular file, for the decoder to read mapped-ram
-/// pages and for the qcow2 reader; keeps the first I/O error for
-/// [`FileAt::failed`].
+/// pages and for the qcow2 reader. `ReadAt` can only say "not there", so
+/// the first I/O error is kept for [`FileAt::failed`] and
+/// [`FileAt::io_error`], which callers report instead.
 pub struct FileAt {
     file: File,
     len: u64,
@@ -292,12 +296,17 @@ impl FileAt {
         })
     }
 
-    /// The first I/O error a read met, if any.
-    pub fn failed(self) -> Result<(), Failure> {
-        match self.error {
+    /// The first I/O error a read met, if any, as a failure.
+    pub fn failed(&mut self) -> Result<(), Failure> {
+        match self.io_error() {
             Some(e) => Err(Failure::io(&self.name)(e)),
             None => Ok(()),
         }
+    }
+
+    /// The first I/O error a read met, if any.
+    pub fn io_error(&mut self) -> Option<io::Error> {
+        self.error.take()
     }
 }
 

@@ -142,16 +142,13 @@ fn page_size(s: &str) -> Result<u64, String> {
 
 /// Parses a size: decimal or 0x hex bytes, or decimal with K, M or G.
 fn size(s: &str) -> Result<u64, String> {
-    let (digits, shift) = match s.strip_suffix(['K', 'k']) {
-        Some(d) => (d, 10),
-        None => match s.strip_suffix(['M', 'm']) {
-            Some(d) => (d, 20),
-            None => match s.strip_suffix(['G', 'g']) {
-                Some(d) => (d, 30),
-                None => (s, 0),
-            },
-        },
-    };
+    let (digits, shift) = [('K', 10), ('M', 20), ('G', 30)]
+        .into_iter()
+        .find_map(|(unit, shift)| {
+            let d = s.strip_suffix([unit, unit.to_ascii_lowercase()])?;
+            Some((d, shift))
+        })
+        .unwrap_or((s, 0));
     let n = match digits.strip_prefix("0x") {
         Some(hex) if shift == 0 => u64::from_str_radix(hex, 16),
         _ => digits.parse(),
@@ -238,5 +235,20 @@ fn main() -> ExitCode {
             eprintln!("{} {f}", err_style.red("qevm: error:"));
             ExitCode::from(f.code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::size("16M"), Ok(16 << 20));
+        assert_eq!(super::size("2g"), Ok(2 << 30));
+        assert_eq!(super::size("512k"), Ok(512 << 10));
+        assert_eq!(super::size("0x1000000"), Ok(16 << 20));
+        assert_eq!(super::size("16777216"), Ok(16 << 20));
+        assert!(super::size("0x10M").is_err());
+        assert!(super::size("99999999999G").is_err());
+        assert!(super::size("M").is_err());
     }
 }

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
-use qevm::qcow2::{Image, VmState, MAX_CLUSTER};
+use qevm::qcow2::{Image, Qcow2Error, VmState};
 use serde_json::Value as Json;
 
 use crate::fail::Failure;
@@ -16,14 +16,23 @@ use crate::style::Style;
 
 /// Whether `file` starts with the qcow2 magic.
 pub fn is_qcow2(file: &File) -> bool {
-    let mut magic = [0u8; 4];
-    file.read_exact_at(&mut magic, 0).is_ok() && magic == *b"QFI\xfb"
+    let mut head = [0u8; 4];
+    file.read_exact_at(&mut head, 0).is_ok() && qevm::qcow2::is_qcow2(&head)
 }
 
 fn open(file: &File, path: &str) -> Result<(FileAt, Image), Failure> {
     let mut at = FileAt::new(file, path)?;
-    let image = Image::open(&mut at).map_err(|e| Failure::Unsupported(format!("{path}: {e}")))?;
+    let image = Image::open(&mut at).map_err(|e| failure(&mut at, path, e))?;
     Ok((at, image))
+}
+
+/// A reader error as a failure: the I/O error behind it if there was one
+/// (the reader only saw missing bytes), else what is wrong in the image.
+fn failure(at: &mut FileAt, path: &str, e: Qcow2Error) -> Failure {
+    match at.io_error() {
+        Some(io) => Failure::io(path)(io),
+        None => Failure::Unsupported(format!("{path}: {e}")),
+    }
 }
 
 /// A snapshot's vmstate as a byte stream.
@@ -43,8 +52,9 @@ impl VmStateReader {
     /// Opens snapshot `name` (or, failing a name, the ID) of the image.
     pub fn open(file: &File, path: &str, name: &str) -> Result<Self, Failure> {
         let (mut at, image) = open(file, path)?;
-        let bad = |e: qevm::qcow2::Qcow2Error| Failure::Unsupported(format!("{path}: {e}"));
-        let vm = image.find_snapshot(&mut at, name.as_bytes()).map_err(bad)?;
+        let vm = image
+            .find_snapshot(&mut at, name.as_bytes())
+            .map_err(|e| failure(&mut at, path, e))?;
         let Some(vm) = vm else {
             return Err(Failure::Unsupported(format!(
                 "{path}: no snapshot named {name:?} (`qevm snapshots {path}` lists them)"
@@ -60,7 +70,7 @@ impl VmStateReader {
             image,
             vm,
             next: 0,
-            cluster: vec![0; MAX_CLUSTER],
+            cluster: vec![0; 1 << image.cluster_bits],
             pos: 0,
             len: 0,
         })
@@ -73,7 +83,10 @@ impl Read for VmStateReader {
             let got = self
                 .image
                 .read_vmstate_cluster(&mut self.at, &self.vm, self.next, &mut self.cluster)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                .map_err(|e| {
+                    let bad = || io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+                    self.at.io_error().unwrap_or_else(bad)
+                })?;
             self.len = got.len();
             self.pos = 0;
             self.next += 1;
@@ -107,33 +120,28 @@ fn utc(secs: u64) -> String {
 /// `qemu-img info --output=json`).
 pub fn list(path: &str, json: bool, out: &mut impl Write, st: Style) -> Result<(), Failure> {
     let file = File::open(path).map_err(Failure::io(path))?;
-    if !is_qcow2(&file) {
-        return Err(Failure::Unsupported(format!("{path}: not a qcow2 image")));
-    }
     let (mut at, image) = open(&file, path)?;
     let mut rows = Vec::new();
     let mut docs = Vec::new();
-    image
-        .for_each_snapshot(&mut at, |s| {
-            docs.push(s.to_json());
-            let ns = s.vm_clock_ns;
-            rows.push(vec![
-                String::from_utf8_lossy(s.id).into_owned(),
-                String::from_utf8_lossy(s.name).into_owned(),
-                crate::info::bytes(s.vmstate.len),
-                utc(u64::from(s.date.0)),
-                format!(
-                    "{:02}:{:02}:{:02}.{:03}",
-                    ns / 3_600_000_000_000,
-                    ns / 60_000_000_000 % 60,
-                    ns / 1_000_000_000 % 60,
-                    ns / 1_000_000 % 1000
-                ),
-                s.icount.map_or("-".into(), |n| n.to_string()),
-            ]);
-        })
-        .map_err(|e| Failure::Unsupported(format!("{path}: {e}")))?;
-    at.failed()?;
+    let r = image.for_each_snapshot(&mut at, |s| {
+        docs.push(s.to_json());
+        let ns = s.vm_clock_ns;
+        rows.push(vec![
+            String::from_utf8_lossy(s.id).into_owned(),
+            String::from_utf8_lossy(s.name).into_owned(),
+            crate::info::bytes(s.vmstate.len),
+            utc(u64::from(s.date.0)),
+            format!(
+                "{:02}:{:02}:{:02}.{:03}",
+                ns / 3_600_000_000_000,
+                ns / 60_000_000_000 % 60,
+                ns / 1_000_000_000 % 60,
+                ns / 1_000_000 % 1000
+            ),
+            s.icount.map_or("-".into(), |n| n.to_string()),
+        ]);
+    });
+    r.map_err(|e| failure(&mut at, path, e))?;
     let r = if json {
         crate::jsonout::print(out, &Json::Array(docs))
     } else {
